@@ -1,0 +1,1 @@
+"""Italian language understanding: Rasa training data, and the app-side HTTP client for Rasa."""
