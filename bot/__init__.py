@@ -1,0 +1,1 @@
+"""Bussola: the dialogue engine, channels and the ASGI app."""
