@@ -1,0 +1,1 @@
+"""The facilitators' side: the handoff queue, routing to teams, the console and its API."""
