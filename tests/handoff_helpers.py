@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.models import Conversation, Message
 from bot.pubsub import InMemoryBroker
 from bot.settings import Settings
+from bot.store import lock_conversation
 from bot.types import Button, Outbound, StoredMessage
 from handoff.entry import HandoffRequest, create_handoff
 from handoff.models import Facilitator, Handoff, Team, TeamMembership
@@ -65,6 +66,9 @@ class FakeDialogue:
         self, conversation_id: int, direction: str, author: str, text: str, **extra: Any
     ) -> StoredMessage:
         async with self.sessionmaker() as session:
+            # As the engine does: insert under the conversation's lock, so that on PostgreSQL ids
+            # within a conversation follow commit order (the console streams "after the last id").
+            await lock_conversation(session, conversation_id)
             m = Message(
                 conversation_id=conversation_id, direction=direction, author=author, text=text, **extra
             )
