@@ -139,6 +139,7 @@ def test_network_failure_keeps_the_message_and_sends_it_once(chat: ChatPage, liv
     page.click("#status button")
     chat.wait_idle()
     assert page.locator("#status").inner_text().strip() == ""
+    assert page.locator("#log .msg.failed").count() == 0, "the bubble still says it was not sent"
     token = chat.stored_session()["token"]
     texts = [m["text"] for m in history(live_server, token).json()["messages"] if m["author"] == "citizen"]
     assert texts.count("cerco lavoro a Rivoli") == 1

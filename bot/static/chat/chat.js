@@ -422,7 +422,9 @@
       var b = el("button", null, TEXT.retryNow);
       b.type = "button";
       b.addEventListener("click", function () {
-        retrySoon(0);
+        if (state.retryTimer) window.clearTimeout(state.retryTimer);
+        state.retryTimer = null;
+        flush(); // now, not on a timer: the bubble shows "sending" again before this returns
       });
       els.status.appendChild(b);
     }
@@ -642,6 +644,7 @@
       return;
     }
     state.busy = true;
+    markPending(item, "pending", TEXT.sending); // a bubble marked "not sent" is being sent again
     setTyping(true);
     var body = { sender: state.sender, message: item.message, message_id: item.id };
     request("POST", "/webhook", body)
