@@ -27,6 +27,7 @@ ACTION_LABELS: dict[str, str] = {
     "release": "rimesso in coda",
     "release_stale": "rimesso in coda (operatore assente)",
     "close": "chiuso",
+    "export": "dati della persona esportati",
     "catalog_update": "scheda servizio modificata",
     "volunteer_invite": "invito per una volontaria",
     "canned_add": "risposta pronta aggiunta",

@@ -28,6 +28,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.retention import export_person
 from bot.texts import NEED_LABELS, REASON_LABELS
 from handoff import catalog as upkeep
 from handoff import dashboard, queue
@@ -721,6 +722,37 @@ async def case_stream(
                     yield sse("status", {"type": "deleted"})
                 elif "handoff_id" in ev and ev.get("type") != "message":
                     yield sse("status", {"type": ev.get("type"), "status": ev.get("status")})
+
+
+@router.get("/casi/{handoff_id}/esporta", name="console_case_export")
+async def case_export(handoff_id: CaseId, request: Request) -> Response:
+    """A person's data as a JSON download (GDPR access request): admins only, and audited."""
+    info = await _session(request)
+    if info is None:
+        return _to_login(request)
+    if not info.actor.is_admin:
+        return _error_page(request, info, 403, "Solo un amministratore può esportare i dati di una persona.")
+    async with request.app.state.sessionmaker() as session:
+        h = await session.get(Handoff, handoff_id)
+        if h is None:
+            return _error_page(request, info, 404, "Questo caso non esiste.")
+        data = await export_person(session, h.conversation_id) if h.conversation_id is not None else None
+        if data is None:
+            back = str(request.app.url_path_for("console_case", handoff_id=str(handoff_id)))
+            erased = "La persona ha cancellato i suoi dati: non c'è nulla da esportare."
+            return _error_page(request, info, 410, erased, back=back)
+        conv_id = h.conversation_id
+        await audit(
+            session, info.actor, "export", handoff_id=h.id, object_type="conversation", object_id=conv_id
+        )
+        await session.commit()
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    filename = f"bussola-dati-caso-{handoff_id}.json"
+    return Response(
+        body,
+        media_type="application/json",
+        headers=_headers({"Content-Disposition": f'attachment; filename="{filename}"'}),
+    )
 
 
 @router.get("/casi/{handoff_id}/eventi", name="console_case_events")

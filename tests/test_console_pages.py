@@ -317,3 +317,42 @@ async def test_an_erased_conversation_leaves_an_anonymous_case(
     assert "Emporio solidale – Caritas" in page.text
     assert "Nessun messaggio." in page.text and 'name="client_key"' not in page.text
     assert (await client.get(f"/console/casi/{seeded['mine']}/eventi")).status_code == 204
+
+
+async def test_only_an_admin_exports_a_persons_data_and_the_export_is_audited(
+    app: Any,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    seeded: dict[str, Any],
+) -> None:
+    dialogue: FakeDialogue = app.state.dialogue
+    await dialogue.citizen_writes(seeded["conv"], "Mi hanno staccato la luce")
+    export = f"/console/casi/{seeded['mine']}/esporta"
+    await console_login(client, "carla")  # a coordinator of the team: may read the case, not export
+    assert "Scarica i dati" not in (await client.get(f"/console/casi/{seeded['mine']}")).text
+    refused = await client.get(export)
+    assert refused.status_code == 403 and "amministratore" in refused.text
+    async with await _client(app) as admin:
+        await console_login(admin, "admin")
+        assert "Scarica i dati" in (await admin.get(f"/console/casi/{seeded['mine']}")).text
+        r = await admin.get(export)
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/json")
+        assert "attachment" in r.headers["content-disposition"] and r.headers["cache-control"] == "no-store"
+        data = r.json()
+        assert data["conversation"]["id"] == seeded["conv"]
+        assert [m["text"] for m in data["messages"]] == ["Mi hanno staccato la luce"]
+        assert [h["id"] for h in data["handoffs"]] == [seeded["mine"]]
+        assert (await admin.get("/console/casi/999999/esporta")).status_code == 404
+    async with sessionmaker() as session:
+        rows = (await session.scalars(select(AuditLog).where(AuditLog.action == "export"))).all()
+    assert [(r.handoff_id, r.object_id) for r in rows] == [(seeded["mine"], str(seeded["conv"]))]
+    async with sessionmaker() as session:  # erased: nothing left to export, and the admin is told so
+        h = await session.get(Handoff, seeded["mine"])
+        assert h is not None
+        h.conversation_id, h.anonymised = None, True
+        await session.commit()
+    async with await _client(app) as admin:
+        await console_login(admin, "admin")
+        gone = await admin.get(export)
+        assert gone.status_code == 410 and "cancellato" in gone.text
