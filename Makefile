@@ -18,7 +18,7 @@ help:
 
 $(VENV)/.stamp: pyproject.toml
 	@test -x $(PY) || $$(scripts/find-python.sh 3.11) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip setuptools
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
