@@ -70,7 +70,7 @@ run: deps
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check . || true
+	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.stamp
 	$(VENV)/bin/mypy
