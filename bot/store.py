@@ -191,7 +191,7 @@ def message_row(
     author_name: str | None = None,
     reply_to: int | None = None,
 ) -> dict[str, Any]:
-    """The values of one ``messages`` row, bounded like :func:`add_message`."""
+    """The values of one ``messages`` row, each bounded to its column (the text to MAX_STORED_TEXT)."""
     return {
         "conversation_id": conversation_id,
         "direction": direction,
@@ -266,19 +266,21 @@ def add_message(
     author_name: str | None = None,
     reply_to: int | None = None,
 ) -> Message:
+    """:func:`message_row` as an ORM object added to ``session`` (for paths that use the ORM)."""
     m = Message(
-        conversation_id=conversation_id,
-        direction=direction,
-        author=author,
-        author_name=(author_name or None) and author_name[:64],
-        kind=kind,
-        text=text[:MAX_STORED_TEXT],
-        payload=payload[:256] if payload else None,
-        buttons=[{"title": b.title, "payload": b.payload} for b in buttons] or None,
-        custom=custom,
-        external_id=external_id[:128] if external_id else None,
-        reply_to=reply_to,
-        created_at=datetime.now(UTC),
+        **message_row(
+            conversation_id,
+            direction=direction,
+            author=author,
+            text=text,
+            kind=kind,
+            payload=payload,
+            buttons=buttons,
+            custom=custom,
+            external_id=external_id,
+            author_name=author_name,
+            reply_to=reply_to,
+        )
     )
     session.add(m)
     return m
