@@ -6,6 +6,7 @@ size of every intent, the held-out split, near-duplicates, the domain and ``rasa
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -144,6 +145,42 @@ def test_no_test_message_is_a_training_one_with_other_numbers(
         if digits_key(ex) in seen
     ]
     assert clones == [], "held-out messages differing from training only by numbers:\n" + "\n".join(clones)
+
+
+NEAR_COPY_RATIO = 0.9
+NEAR_COPY_MIN_CHARS = 20  # "ok grazie" and "ok, grazie!" are the same two words, not a leak
+
+
+def near_copies(train: list[Example], test_split: list[Example]) -> list[str]:
+    """Held-out messages whose text is (almost) a training message with a few letters changed."""
+    keys = [(exact_key(ex), ex) for ex in train]
+    found = []
+    for ex in test_split:
+        key = exact_key(ex)
+        if len(key) < NEAR_COPY_MIN_CHARS:
+            continue
+        for other_key, other in keys:
+            if 2 * min(len(key), len(other_key)) < NEAR_COPY_RATIO * (len(key) + len(other_key)):
+                continue  # too different in length for the ratio to reach the bound
+            matcher = difflib.SequenceMatcher(None, key, other_key, autojunk=False)
+            if matcher.real_quick_ratio() >= NEAR_COPY_RATIO and matcher.quick_ratio() >= NEAR_COPY_RATIO:
+                if matcher.ratio() >= NEAR_COPY_RATIO:
+                    found.append(f"{ex.file}: {ex.text!r} ~ {other.text!r}")
+    return found
+
+
+def test_no_test_message_is_a_near_copy_of_a_training_one(
+    train: list[Example], test_split: list[Example]
+) -> None:
+    """A paraphrase that only swaps a letter or two ("ed ossa" / "e ossa") would flatter the score."""
+    copies = near_copies(train, test_split)
+    assert copies == [], "held-out messages nearly equal to training ones:\n" + "\n".join(copies)
+
+
+def test_near_copy_check_catches_a_near_copy() -> None:
+    trained = [Example("t.yml", "operatore", "mi passi qualcuno in carne e ossa")]
+    assert near_copies(trained, [Example("h.yml", "operatore", "mi passate qualcuno in carne ed ossa")])
+    assert not near_copies(trained, [Example("h.yml", "operatore", "voglio parlare con una persona vera")])
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
