@@ -534,6 +534,9 @@ class EvalSummary:
     entity_overall: EntityScore
     entity_per_type: dict[str, EntityScore]
     extractor_f1: dict[str, dict[str, float]]
+    # held-out file -> (examples, intent macro-F1, exact accuracy): files written at different times
+    # (e.g. an extension written blind to the model's errors) are read separately.
+    by_file: dict[str, tuple[int, float, float]] = field(default_factory=dict)
 
     def passes(self) -> bool:
         return self.macro_f1 >= MACRO_F1_TARGET and self.emergenza_recall >= EMERGENZA_RECALL_TARGET
@@ -620,7 +623,9 @@ def summarise(
     preds: Sequence[Prediction],
     entity_examples: Iterable[Mapping[str, Any]] = (),
     extractor_reports: Mapping[str, Mapping[str, Any]] | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> EvalSummary:
+    """``files`` maps a held-out text to its file name (see :func:`held_out_files`)."""
     per_intent = part_scores(preds)
     macro = sum(s.f1 for s in per_intent.values()) / len(per_intent) if per_intent else 0.0
     per_label = intent_scores(preds)
@@ -646,7 +651,42 @@ def summarise(
         entity_overall=overall,
         entity_per_type=per_type,
         extractor_f1=extractor_f1,
+        by_file=_by_file(preds, files or {}),
     )
+
+
+def _by_file(preds: Sequence[Prediction], files: Mapping[str, str]) -> dict[str, tuple[int, float, float]]:
+    groups: dict[str, list[Prediction]] = {}
+    for p in preds:
+        if p.text in files:
+            groups.setdefault(files[p.text], []).append(p)
+    out = {}
+    for name, group in sorted(groups.items()):
+        scores = part_scores(group)
+        macro = sum(sc.f1 for sc in scores.values()) / len(scores)
+        accuracy = sum(1 for p in group if p.expected == p.predicted) / len(group)
+        out[name] = (len(group), macro, accuracy)
+    return out
+
+
+_ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+def held_out_files(test_dir: Path) -> dict[str, str]:
+    """Each held-out message as Rasa reports it (annotations removed) -> the file it comes from."""
+    import yaml  # the app's dependency; only evaluation needs it here
+
+    out: dict[str, str] = {}
+    for path in sorted(test_dir.glob("*.yml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for item in doc.get("nlu") or []:
+            if "intent" not in item:
+                continue
+            for line in str(item.get("examples") or "").splitlines():
+                line = line.strip()
+                if line.startswith("- "):
+                    out[_ANNOTATION.sub(r"\1", line[2:].strip())] = path.name
+    return out
 
 
 def _load_json(path: Path) -> Any:
@@ -656,7 +696,7 @@ def _load_json(path: Path) -> Any:
         return None
 
 
-def read_results(out_dir: Path) -> EvalSummary:
+def read_results(out_dir: Path, files: Mapping[str, str] | None = None) -> EvalSummary:
     """Summarise the files ``rasa test nlu --successes`` wrote into ``out_dir``."""
     preds: list[Prediction] = []
     for name in ("intent_successes.json", "intent_errors.json"):
@@ -682,7 +722,7 @@ def read_results(out_dir: Path) -> EvalSummary:
             data = _load_json(path)
             if isinstance(data, dict):
                 reports[path.name.removesuffix("_report.json")] = data
-    return summarise(preds, by_text.values(), reports)
+    return summarise(preds, by_text.values(), reports, files)
 
 
 def format_summary(s: EvalSummary) -> str:
@@ -713,6 +753,12 @@ def format_summary(s: EvalSummary) -> str:
     for extractor, scores in s.extractor_f1.items():
         shown = ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if k not in ("macro avg", "weighted avg"))
         lines.append(f"  rasa's token-level report, {extractor}: {shown}")
+    if len(s.by_file) > 1:
+        lines += ["", "by held-out file:"]
+        lines += [
+            f"  {name:<22} n={n:<4} intent macro-F1 {macro:.3f}  exact-label accuracy {acc:.3f}"
+            for name, (n, macro, acc) in s.by_file.items()
+        ]
     lines += ["", "most confused (expected -> predicted):"]
     lines += [f"  {a} -> {b}: {n}" for a, b, n in s.confused] or ["  none"]
     return "\n".join(lines)
@@ -746,7 +792,7 @@ def evaluate(
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
         raise RuntimeError(f"rasa test nlu failed (exit {proc.returncode}):\n{tail}")
-    return read_results(out_dir)
+    return read_results(out_dir, held_out_files(project.test_dir))
 
 
 # --------------------------------------------------------------------------------------------------

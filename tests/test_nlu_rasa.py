@@ -352,6 +352,27 @@ def test_read_results(tmp_path: Path) -> None:
     assert "intent macro-F1" in manage.format_summary(s)
 
 
+def test_figures_by_held_out_file(tmp_path: Path) -> None:
+    (tmp_path / "old.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: casa\n  examples: |\n    - sfratto a [Rivoli](comune)\n'
+        "    - cerco casa\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "new.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: cibo\n  examples: |\n    - pacco alimentare\n', encoding="utf-8"
+    )
+    files = manage.held_out_files(tmp_path)
+    assert files == {"sfratto a Rivoli": "old.yml", "cerco casa": "old.yml", "pacco alimentare": "new.yml"}
+    preds = [
+        manage.Prediction("sfratto a Rivoli", "casa", "casa", 0.9),
+        manage.Prediction("cerco casa", "casa", "casa", 0.9),
+        manage.Prediction("pacco alimentare", "cibo", "casa", 0.6),
+    ]
+    s = manage.summarise(preds, files=files)
+    assert s.by_file == {"new.yml": (1, 0.0, 0.0), "old.yml": (2, 1.0, 1.0)}
+    assert "by held-out file" in manage.format_summary(s)
+
+
 def test_relevant_warnings() -> None:
     out = (
         "/x/io.py:100: UserWarning: The intent 'casa' is not used in any story or rule.\n"
