@@ -126,6 +126,25 @@ def test_yes_no_and_declining_a_place_work_without_the_nlu() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "nlu_says", "intent", "yes", "no"),
+    [
+        ("👍", "affermazione", "affermazione", True, False),
+        ("👍🏽👍", "negazione", "affermazione", True, False),  # the emoji decide, skin tones aside
+        ("👎", "negazione", "negazione", False, True),
+        ("🙏🙏", "congedo", "congedo", False, False),
+        ("😢😢😢", "negazione", None, False, False),  # no clear meaning: not a "no"
+        ("👍👎", "affermazione", None, False, False),
+        ("🏠", "casa", None, False, False),  # an emoji alone is no request for services
+    ],
+)
+def test_messages_without_letters_are_read_by_their_emoji(
+    text: str, nlu_says: str, intent: str | None, yes: bool, no: bool
+) -> None:
+    u = understand(text, parse(nlu_says, 0.95))
+    assert (u.intent, u.yes, u.no, u.needs, u.no_words) == (intent, yes, no, (), True)
+
+
+@pytest.mark.parametrize(
     ("intent", "ranking", "reask"),
     [
         ("informa_luogo", (("informa_luogo", 0.74), ("casa", 0.2)), True),

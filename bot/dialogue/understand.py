@@ -343,6 +343,31 @@ def _quartiere_names() -> dict[str, str]:
     return index
 
 
+# Emoji that are an answer on their own. Any other message without letters is not left to the NLU:
+# it sees only a few characters and guesses ("😢😢😢" came out as a "no").
+EMOJI_INTENTS: dict[str, str] = {
+    "👍": "affermazione",
+    "👌": "affermazione",
+    "✅": "affermazione",
+    "✔": "affermazione",
+    "👎": "negazione",
+    "❌": "negazione",
+    "🚫": "negazione",
+    "🙏": "congedo",
+    "👋": "saluto",
+}
+_EMOJI_MODIFIERS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f\u200d\\s]")
+
+
+def emoji_intent(text: str) -> str | None:
+    """The conversation intent of a message made only of emoji with one clear meaning ("👍👍")."""
+    marks = set(_EMOJI_MODIFIERS.sub("", text))
+    intents = {EMOJI_INTENTS.get(ch) for ch in marks}
+    if len(intents) != 1:
+        return None
+    return intents.pop()
+
+
 def _has_letters(text: str) -> bool:
     return any(unicodedata.category(ch).startswith(("L", "N")) for ch in text)
 
@@ -609,6 +634,9 @@ def understand(
         eta = parse.eta
     if not needs and reparse is not None:
         needs = _needs_of(reparse)
+    if not _has_letters(text):
+        intent = emoji_intent(text)
+        needs = ()
     if comune is None or quartiere is None:
         c2, q2 = find_place(text, whole_answer=answering in ("comune", "quartiere"))
         comune = comune or c2
