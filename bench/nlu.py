@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import secrets
 import statistics
 import sys
@@ -28,7 +27,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,18 +34,11 @@ from nlu import manage  # noqa: E402
 from nlu.client import NLUClient, build_result  # noqa: E402
 
 OVERHEAD_BUDGET_MS = 2.0
-ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
 
 
 def sentences() -> list[str]:
-    out: list[str] = []
-    for path in sorted(manage.DEFAULT.test_dir.glob("*.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for item in doc.get("nlu") or []:
-            for line in str(item.get("examples") or "").splitlines():
-                line = line.strip()
-                if "intent" in item and line.startswith("- "):
-                    out.append(ANNOTATION.sub(r"\1", line[2:]))
+    """The held-out messages: realistic lengths and words, never seen in training."""
+    out = list(manage.held_out_files(manage.DEFAULT.test_dir))
     return out or ["mi hanno staccato la luce", "abito a Collegno", "ho perso casa e lavoro"]
 
 
