@@ -619,6 +619,10 @@ def entity_scores(
     return overall, per
 
 
+def _macro(scores: Mapping[str, EntityScore]) -> float:
+    return sum(sc.f1 for sc in scores.values()) / len(scores) if scores else 0.0
+
+
 def summarise(
     preds: Sequence[Prediction],
     entity_examples: Iterable[Mapping[str, Any]] = (),
@@ -627,9 +631,9 @@ def summarise(
 ) -> EvalSummary:
     """``files`` maps a held-out text to its file name (see :func:`held_out_files`)."""
     per_intent = part_scores(preds)
-    macro = sum(s.f1 for s in per_intent.values()) / len(per_intent) if per_intent else 0.0
+    macro = _macro(per_intent)
     per_label = intent_scores(preds)
-    label_macro = sum(s.f1 for s in per_label.values()) / len(per_label) if per_label else 0.0
+    label_macro = _macro(per_label)
     accuracy = sum(1 for p in preds if p.expected == p.predicted) / len(preds) if preds else 0.0
     recall, support = part_recall(preds, "emergenza")
     confused = Counter((p.expected, p.predicted) for p in preds if p.expected != p.predicted)
@@ -662,8 +666,7 @@ def _by_file(preds: Sequence[Prediction], files: Mapping[str, str]) -> dict[str,
             groups.setdefault(files[p.text], []).append(p)
     out = {}
     for name, group in sorted(groups.items()):
-        scores = part_scores(group)
-        macro = sum(sc.f1 for sc in scores.values()) / len(scores)
+        macro = _macro(part_scores(group))
         accuracy = sum(1 for p in group if p.expected == p.predicted) / len(group)
         out[name] = (len(group), macro, accuracy)
     return out
