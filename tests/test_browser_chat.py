@@ -228,6 +228,10 @@ def test_a_long_conversation_comes_back_whole_after_reload(chat: ChatPage, live_
     live_server.run(write_many(), timeout=120)
     chat.page.reload()
     chat.wait_idle()
+    # wait_idle sees the first page on screen; the second page may still be on its way.
+    chat.page.wait_for_function(
+        "() => document.querySelectorAll('#log .msg.person .bubble').length >= 520", timeout=30_000
+    )
     texts = chat.bubbles("person")
     assert len(texts) == 520
     assert texts[0] == "Messaggio numero 1." and texts[-1] == "Messaggio numero 520."
