@@ -63,6 +63,7 @@ class Project:
     test_dir: Path = NLU_DIR / "data" / "test"
     models_dir: Path = NLU_DIR / "models"
     pin: Path = NLU_DIR / "requirements-rasa.txt"
+    components: Path = NLU_DIR / "rasa_components"  # our own Rasa components, named in the config
     rasa_venv: Path = RASA_VENV
 
     @property
@@ -88,6 +89,8 @@ def rasa_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
             "TF_DETERMINISTIC_OPS": "1",
             "PYTHONHASHSEED": "0",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            # nlu/config.yml names our own components (nlu.rasa_components) by module path.
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
             "PYTHONWARNINGS": "ignore",
             # Rasa's training cache would otherwise land in ./.rasa and grow without bound; we name
             # models by content hash instead, so the cache brings nothing.
@@ -115,9 +118,11 @@ def _data_files(directory: Path) -> list[Path]:
 
 
 def content_hash(project: Project = DEFAULT) -> str:
-    """A short hash of the pipeline config, every training file and the pinned Rasa version."""
+    """A short hash of the pipeline config, our components, every training file and the Rasa pin."""
     h = hashlib.sha256()
     h.update(b"config\0" + project.config.read_bytes())
+    for path in sorted(project.components.glob("*.py")):
+        h.update(b"\0component\0" + path.name.encode() + b"\0" + path.read_bytes())
     for path in _data_files(project.train_dir):
         h.update(b"\0file\0" + path.relative_to(project.train_dir).as_posix().encode() + b"\0")
         h.update(path.read_bytes())

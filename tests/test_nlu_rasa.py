@@ -138,6 +138,8 @@ def _project(tmp_path: Path) -> manage.Project:
     (tmp_path / "test").mkdir()
     (tmp_path / "config.yml").write_text("language: it\n")
     (tmp_path / "pin.txt").write_text("rasa==3.6.21\n")
+    (tmp_path / "components").mkdir()
+    (tmp_path / "components" / "classifier.py").write_text("class Classifier: ...\n")
     venv = tmp_path / "venv" / "bin"
     venv.mkdir(parents=True)
     stub = venv / "rasa"
@@ -150,11 +152,12 @@ def _project(tmp_path: Path) -> manage.Project:
         test_dir=tmp_path / "test",
         models_dir=tmp_path / "models",
         pin=tmp_path / "pin.txt",
+        components=tmp_path / "components",
         rasa_venv=tmp_path / "venv",
     )
 
 
-def test_model_name_follows_config_training_data_and_pin(tmp_path: Path) -> None:
+def test_model_name_follows_config_components_training_data_and_pin(tmp_path: Path) -> None:
     project = _project(tmp_path)
     first = manage.model_path(project)
     assert re.fullmatch(r"nlu-[0-9a-f]{16}\.tar\.gz", first.name)
@@ -167,10 +170,11 @@ def test_model_name_follows_config_training_data_and_pin(tmp_path: Path) -> None
         (tmp_path / "train" / "more.yml", "x\n"),
         (tmp_path / "config.yml", "language: it\npipeline: []\n"),
         (tmp_path / "pin.txt", "rasa==3.6.22\n"),
+        (tmp_path / "components" / "classifier.py", "class Classifier:\n    C = 30\n"),
     ]:
         path.write_text(text)
         names.add(manage.model_path(project).name)
-    assert len(names) == 5
+    assert len(names) == 6
 
 
 def test_train_is_idempotent_and_atomic(tmp_path: Path) -> None:
