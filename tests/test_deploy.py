@@ -49,6 +49,16 @@ def test_compose_has_the_production_topology(compose_config: dict) -> None:  # t
     assert (ROOT / "Dockerfile").exists() and (ROOT / "deploy" / "nginx.conf").exists()
 
 
+def test_both_rasa_services_can_import_our_component(compose_config: dict) -> None:  # type: ignore[type-arg]
+    """nlu/config.yml names nlu.rasa_components: training and serving must both find it under /app."""
+    assert "nlu.rasa_components." in (ROOT / "nlu" / "config.yml").read_text(encoding="utf-8")
+    for name in ("rasa", "rasa-train"):
+        service = compose_config["services"][name]
+        mounts = {str(v["target"]) if isinstance(v, dict) else str(v).split(":")[1] for v in service["volumes"]}
+        assert "/app/nlu" in mounts, name
+        assert service["environment"]["PYTHONPATH"] == "/app", name
+
+
 def test_compose_refuses_to_start_without_secrets(tmp_path: Path) -> None:
     require(COMPOSE.exists(), "docker-compose not installed in .venv-compose (make compose-check)")
     env_file = tmp_path / "empty.env"
