@@ -54,7 +54,8 @@ def test_both_rasa_services_can_import_our_component(compose_config: dict) -> No
     assert "nlu.rasa_components." in (ROOT / "nlu" / "config.yml").read_text(encoding="utf-8")
     for name in ("rasa", "rasa-train"):
         service = compose_config["services"][name]
-        mounts = {str(v["target"]) if isinstance(v, dict) else str(v).split(":")[1] for v in service["volumes"]}
+        volumes = service["volumes"]
+        mounts = {str(v["target"]) if isinstance(v, dict) else str(v).split(":")[1] for v in volumes}
         assert "/app/nlu" in mounts, name
         assert service["environment"]["PYTHONPATH"] == "/app", name
 
