@@ -177,7 +177,3 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     def _ranking_length(self) -> int | None:
         length = int(self.config["ranking_length"])
         return length if length > 0 else None
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
-        return training_data
