@@ -8,9 +8,10 @@ catalogue for service areas.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+from nlu.text import fold
 
 TORINO_ISTAT = "001272"
 
@@ -142,13 +143,6 @@ COMUNE_ALIASES: dict[str, str] = {
     "pino": "Pino Torinese",
     "pecetto": "Pecetto Torinese",
 }
-
-
-def fold(text: str) -> str:
-    """Lower-case, accents removed, apostrophes and dashes as spaces, spaces collapsed."""
-    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    t = re.sub(r"[’'`\-_.]", " ", t)
-    return re.sub(r"\s+", " ", t).strip()
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Our own Rasa component (nlu/rasa_components), trained, stored and loaded inside Rasa's venv.
+"""Our own Rasa components (nlu/rasa_components), trained, stored, loaded and run inside Rasa's venv.
 
 The app never imports rasa, so these tests drive a small script in ``.venv-rasa`` and read its JSON.
 """
@@ -83,11 +83,12 @@ TRAINING = [
 PROBES = ["mi hanno sfrattato ieri", "dove trovo un pacco alimentare", "ciao!", ""]
 
 
-def _run(tmp_path: Path) -> dict[str, Any]:
+def _run_in_rasa(script: str, *args: str) -> Any:
+    """Run ``script`` with Rasa's python from the repository root; its last stdout line is JSON."""
     require(manage.rasa_available(), f"Rasa is not installed in {manage.RASA_VENV} (make deps)")
     python = manage.RASA_VENV / "bin" / "python"
     proc = subprocess.run(  # noqa: S603 - our own venv's python and script
-        [str(python), "-c", SCRIPT, str(tmp_path), json.dumps(TRAINING), json.dumps(PROBES)],
+        [str(python), "-c", script, *args],
         cwd=manage.ROOT,
         env=manage.rasa_env(),
         capture_output=True,
@@ -97,6 +98,11 @@ def _run(tmp_path: Path) -> dict[str, Any]:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _run(tmp_path: Path) -> dict[str, Any]:
+    result: dict[str, Any] = _run_in_rasa(SCRIPT, str(tmp_path), json.dumps(TRAINING), json.dumps(PROBES))
+    return result
 
 
 def test_classifier_trains_ranks_stores_and_refuses_unexpected_files(tmp_path: Path) -> None:
@@ -111,3 +117,55 @@ def test_classifier_trains_ranks_stores_and_refuses_unexpected_files(tmp_path: P
         assert parse["intent"] == ranking[0] and 0 < sum(confidences) <= 1.0 + 1e-9
     assert loaded == trained  # what is stored is what was trained
     assert all(p["intent"] is None for p in tampered)  # not loaded: it predicts nothing
+
+
+SAFETY_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from rasa.shared.nlu.training_data.message import Message
+    from nlu.rasa_components.safety_net import EmergencyPhraseClassifier
+
+    net = EmergencyPhraseClassifier.create({}, None, None, None)
+    cases = json.loads(sys.argv[1])
+    messages = []
+    for text, intent, ranking in cases:
+        data = {"text": text}
+        if intent is not None:
+            data["intent"] = {"name": intent, "confidence": ranking[0][1]}
+            data["intent_ranking"] = [{"name": n, "confidence": c} for n, c in ranking]
+        messages.append(Message(data=data))
+    net.process(messages)
+    print(json.dumps([
+        {"intent": m.get("intent"), "ranking": [r["name"] for r in m.get("intent_ranking") or []]}
+        for m in messages
+    ]))
+    """
+)
+
+# (text, the intent before the net, its ranking, the intent after the net)
+SAFETY_CASES: list[tuple[str, str | None, list[tuple[str, float]], str | None]] = [
+    # a danger phrase wins over a confident model ...
+    ("cerco casa ma mio marito mi PICCHIA", "casa", [("casa", 0.9), ("emergenza", 0.05)], "emergenza"),
+    # ... and over FallbackClassifier's doubt
+    ("ho preso tutte le pastiglie", "nlu_fallback", [("nlu_fallback", 0.3), ("salute", 0.2)], "emergenza"),
+    # an emergenza the model found is left as the model said it
+    ("mi picchia", "emergenza", [("emergenza", 0.7), ("famiglia", 0.2)], "emergenza"),
+    # no phrase: untouched, including a bill "threat" (a veto word) and nothing at all
+    ("mi minacciano il distacco della luce", "reddito", [("reddito", 0.8), ("casa", 0.1)], "reddito"),
+    ("cerco un corso di italiano", "migranti", [("migranti", 0.95)], "migranti"),
+    ("", None, [], None),
+]
+
+
+def test_safety_net_component_sets_emergenza_on_danger_phrases() -> None:
+    cases = [[text, intent, ranking] for text, intent, ranking, _ in SAFETY_CASES]
+    out = _run_in_rasa(SAFETY_SCRIPT, json.dumps(cases))
+    for (text, before, ranking, after), parse in zip(SAFETY_CASES, out, strict=True):
+        assert (parse["intent"] or {}).get("name") == after, text
+        if after == "emergenza" and before != "emergenza":
+            assert parse["intent"]["confidence"] == 1.0
+            # the model's own guesses stay visible below emergenza; nlu_fallback does not
+            kept = [name for name, _ in ranking if name not in ("emergenza", "nlu_fallback")]
+            assert parse["ranking"] == ["emergenza", *kept]
+        elif before is not None:
+            assert parse["ranking"] == [name for name, _ in ranking]

@@ -1,7 +1,8 @@
 """What one citizen message means: the NLU's answer plus small, explicit safety nets.
 
 Why safety nets besides Rasa: a missed emergency is the worst failure the bot can have, so a short list
-of unmistakable phrases always triggers the emergency reply; places come from ``nlu.territory`` even
+of unmistakable phrases (``nlu.safety``, which the Rasa pipeline applies too) always triggers the
+emergency reply, also when Rasa is down; places come from ``nlu.territory`` even
 when Rasa misses the entity (and when Rasa is down); yes/no and a few "you're not helping" phrases are
 recognised by words so the consent step never depends on a model's mood.
 """
@@ -13,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from nlu.safety import emergency_phrase, phrases_pattern
 from nlu.territory import (
     COMUNE_ALIASES,
     QUARTIERI,
@@ -31,81 +33,8 @@ from nlu.types import NEED_INTENTS, ParseResult
 CONFIDENCE_MIN = 0.3
 FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier: no intent was confident enough
 
-# Folded (lower-case, no accents) fragments; matched at a word start.
-EMERGENCY_PHRASES: tuple[str, ...] = (
-    "voglio morire",
-    "vorrei morire",
-    "voglio farla finita",
-    "farla finita",
-    "togliermi la vita",
-    "mi voglio uccidere",
-    "uccidermi",
-    "ammazzarmi",
-    "suicid",
-    "autolesion",
-    "mi sono tagliat",
-    "mi picchia",
-    "mi ha picchiat",
-    "mi picchiano",
-    "mi mena",
-    "mi ha menat",
-    "mi vuole uccidere",
-    "mi vuole ammazzare",
-    "mi ammazz",
-    "mi uccid",
-    "ci uccid",
-    "non voglio piu vivere",
-    "penso solo a morire",
-    "mani addosso",
-    "col coltello",
-    "un coltello",
-    "mi maltratta",
-    "maltrattament",
-    "violenza",
-    "violentat",
-    "stupr",
-    "abusa di me",
-    "abusato",
-    "abusata",
-    "molestat",
-    "mi minaccia",
-    "minaccia di uccid",
-    "sono in pericolo",
-    "siamo in pericolo",
-    "e in pericolo",
-    "mi perseguita",
-    "stalker",
-    "stalking",
-    "overdose",
-    "non respira piu",
-    "cade e non parla",
-    "caduto e non parla",
-    "caduta e non parla",
-    "non si sveglia",
-    "e svenut",
-    "perde molto sangue",
-    "candeggina",
-    "ho preso tutte le pastiglie",
-    "buttarmi dal",
-    "buttarmi sotto",
-    "chiamate la polizia",
-    "incendio",
-    "in fiamme",
-    "escono fiamme",
-    "va a fuoco",
-    "preso fuoco",
-    "prende fuoco",
-    "percoss",
-    "mi chiude in casa",
-    "ci chiude in casa",
-    "segregat",
-    "sequestrat",
-    "strangol",
-    "perso i sensi",
-    "convulsion",
-    "soffoca",
-    "non risponde piu",
-)
+# Folded (lower-case, no accents) fragments, matched at a word start. The emergency phrases live in
+# nlu.safety, shared with the Rasa pipeline.
 UNHAPPY_PHRASES: tuple[str, ...] = (
     "non mi aiuta",
     "non mi aiutano",
@@ -327,14 +256,9 @@ class Understanding:
         return self.comune is not None or self.quartiere is not None
 
 
-@lru_cache(maxsize=64)
-def _phrases_re(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?:^|\W)(?:" + "|".join(re.escape(p) for p in phrases) + ")")
-
-
 def _contains(folded: str, phrases: tuple[str, ...]) -> bool:
     """Any of the folded ``phrases`` at a word start in ``folded`` (one precompiled regex per list)."""
-    return _phrases_re(phrases).search(folded) is not None
+    return phrases_pattern(phrases).search(folded) is not None
 
 
 @lru_cache(maxsize=1)
@@ -666,7 +590,7 @@ def understand(
     place_only = _place_only(text, comune, quartiere)
     if place_only:
         needs = ()  # a bare place is an answer, not a request ("Venaria Reale" is not about food)
-    emergency = _contains(folded, EMERGENCY_PHRASES) or "emergenza" in needs
+    emergency = emergency_phrase(text) is not None or "emergenza" in needs
     if emergency and "emergenza" not in needs:
         needs = ("emergenza", *needs)
     yes = intent == "affermazione" or plain in YES_WORDS

@@ -1,0 +1,75 @@
+"""The emergency phrase net (nlu.safety), shared by the Rasa pipeline and the app.
+
+A table of (message, phrase it must trip on or None), in the way people write: capitals, missing
+accents, apostrophes, someone writing for a neighbour; and everyday worries that must not trip it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nlu.safety import EMERGENCY_PHRASES, VETOES, emergency_phrase
+from nlu.text import fold
+
+DANGER: list[tuple[str, str]] = [
+    # suicidal thoughts, self-harm
+    ("non ce la faccio più, voglio farla finita", "farla finita"),
+    ("HO PRESO TUTTE LE PASTIGLIE DI MIA MADRE", "ho preso tutte le"),
+    ("mia figlia di 15 anni si taglia le braccia di nascosto", "si taglia le braccia"),
+    ("ho scritto una lettera di addio ai miei figli", "lettera di addio"),
+    ("starebbero tutti meglio senza di me", "meglio senza di me"),
+    # violence and abuse
+    ("mio marito mi picchia quando beve", "mi picchi"),
+    ("il vicino picchia i bambini, li sento piangere", "picchia i"),
+    ("sono nascosta da un'amica, lui mi cerca", "sono nascosta"),
+    ("il compagno di mia madre la chiude in casa", "la chiude in casa"),
+    ("mi ha messo le mani addosso di nuovo", "mani addosso"),
+    ("il bimbo arriva all'asilo pieno di lividi", "lividi"),
+    # threats, weapons
+    ("il mio ex mi minaccia e stanotte era sotto casa", "mi minaccia"),
+    ("ha tirato fuori un coltello", "coltell"),
+    ("ha un'arma in casa e dice che la usa", "un arma"),
+    ("mi minaccia di morte per la bolletta", "mi minaccia di morte"),  # the longer phrase wins its veto
+    # medical emergencies happening now
+    ("il nonno è per terra e non risponde più", "per terra e non"),
+    ("mia moglie ha la bocca storta e non riesce a parlare", "bocca storta"),
+    ("il piccolo ha ingoiato una pila", "ingoiat"),
+    ("sento puzza di gas sul pianerottolo", "puzza di gas"),
+    ("CHIAMATE L'AMBULANZA", "chiamate l ambulanza"),
+]
+
+EVERYDAY: list[str] = [
+    "mi tocca pagare due bollette insieme",
+    "devo fare le analisi del sangue ma non ho la tessera sanitaria",
+    "dopo la scomparsa di mio marito non arrivo a fine mese",
+    "che menata questi moduli online",
+    "vivo in un alloggio abusivo e cerco una casa popolare",
+    "mi serve un armadio per la cameretta",
+    "ho ottant'anni e non riesco più a tagliarmi le unghie",
+    "mio padre dopo l'ictus ha bisogno di una badante",
+    "mi minacciano il distacco della luce",
+    "la finanziaria mi perseguita con le telefonate",
+    "il mio capo mi minaccia di licenziarmi se mi ammalo",
+    "i miei figli si picchiano per ogni cosa, servirebbe un educatore",
+    "il medico non risponde al telefono",
+    "mio figlio non parla più con me da un mese",
+    "sto morendo di freddo, il riscaldamento è rotto da una settimana",
+]
+
+
+@pytest.mark.parametrize(("text", "phrase"), DANGER)
+def test_danger_phrases_are_caught(text: str, phrase: str) -> None:
+    assert emergency_phrase(text) == phrase
+
+
+@pytest.mark.parametrize("text", EVERYDAY)
+def test_everyday_worries_are_not_emergencies(text: str) -> None:
+    assert emergency_phrase(text) is None
+
+
+def test_phrases_are_folded_and_unique() -> None:
+    """A phrase with an accent or a capital would never match the folded message."""
+    assert [p for p in EMERGENCY_PHRASES if fold(p) != p.rstrip()] == []
+    assert len(set(EMERGENCY_PHRASES)) == len(EMERGENCY_PHRASES)
+    assert set(VETOES) <= set(EMERGENCY_PHRASES)
+    assert all(fold(v) == v for vetoes in VETOES.values() for v in vetoes)
