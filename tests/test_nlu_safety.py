@@ -36,6 +36,9 @@ DANGER: list[tuple[str, str]] = [
     ("il piccolo ha ingoiato una pila", "ingoiat"),
     ("sento puzza di gas sul pianerottolo", "puzza di gas"),
     ("CHIAMATE L'AMBULANZA", "chiamate l ambulanza"),
+    # mixed with the languages migrants speak
+    ("please help, he beat me again and took my passport", "beat me"),
+    ("mio marito me pega, no sé dónde ir", "me pega"),
 ]
 
 EVERYDAY: list[str] = [
@@ -54,6 +57,8 @@ EVERYDAY: list[str] = [
     "il medico non risponde al telefono",
     "mio figlio non parla più con me da un mese",
     "sto morendo di freddo, il riscaldamento è rotto da una settimana",
+    "vorrei delle cime di rape dal banco alimentare",
+    "non so a che scuola iscrivere mia figlia",
 ]
 
 
