@@ -99,7 +99,7 @@ CONVERSATIONS: dict[str, list[Row]] = {
         ("Pinerolo", ("Per la persona che aiuti", "Pinerolo"), "services:anziani"),
     ],
     "assistenza anziani, per chi?": [
-        ("cerco assistenza per una persona anziana", (ASK_PLACE,), "question:comune"),
+        ("cerco assistenza domiciliare per anziani", (ASK_PLACE,), "question:comune"),
         ("Ivrea", (T.ASK_DESTINATARIO,), "question:destinatario"),
         ("/dest altri", ("Per la persona che aiuti",), "services:anziani"),
     ],
