@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -525,6 +525,16 @@ class EntityScore:
     support: int
 
 
+class FileScore(NamedTuple):
+    """One held-out file's figures."""
+
+    examples: int
+    macro_f1: float
+    accuracy: float
+    emergenza_found: int
+    emergenza_support: int
+
+
 @dataclass(frozen=True, slots=True)
 class EvalSummary:
     examples: int
@@ -539,9 +549,9 @@ class EvalSummary:
     entity_overall: EntityScore
     entity_per_type: dict[str, EntityScore]
     extractor_f1: dict[str, dict[str, float]]
-    # held-out file -> (examples, intent macro-F1, exact accuracy): files written at different times
-    # (e.g. an extension written blind to the model's errors) are read separately.
-    by_file: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    # held-out file -> its figures: files written at different times (e.g. an extension written blind
+    # to the model's errors) are read separately.
+    by_file: dict[str, FileScore] = field(default_factory=dict)
 
     def passes(self) -> bool:
         return self.macro_f1 >= MACRO_F1_TARGET and self.emergenza_recall >= EMERGENZA_RECALL_TARGET
@@ -664,7 +674,7 @@ def summarise(
     )
 
 
-def _by_file(preds: Sequence[Prediction], files: Mapping[str, str]) -> dict[str, tuple[int, float, float]]:
+def _by_file(preds: Sequence[Prediction], files: Mapping[str, str]) -> dict[str, FileScore]:
     groups: dict[str, list[Prediction]] = {}
     for p in preds:
         if p.text in files:
@@ -673,7 +683,8 @@ def _by_file(preds: Sequence[Prediction], files: Mapping[str, str]) -> dict[str,
     for name, group in sorted(groups.items()):
         macro = _macro(part_scores(group))
         accuracy = sum(1 for p in group if p.expected == p.predicted) / len(group)
-        out[name] = (len(group), macro, accuracy)
+        recall, support = part_recall(group, "emergenza")
+        out[name] = FileScore(len(group), macro, accuracy, round(recall * support), support)
     return out
 
 
@@ -764,8 +775,9 @@ def format_summary(s: EvalSummary) -> str:
     if len(s.by_file) > 1:
         lines += ["", "by held-out file:"]
         lines += [
-            f"  {name:<22} n={n:<4} intent macro-F1 {macro:.3f}  exact-label accuracy {acc:.3f}"
-            for name, (n, macro, acc) in s.by_file.items()
+            f"  {name:<24} n={f.examples:<4} intent macro-F1 {f.macro_f1:.3f}  exact-label accuracy"
+            f" {f.accuracy:.3f}  emergenza {f.emergenza_found}/{f.emergenza_support}"
+            for name, f in s.by_file.items()
         ]
     lines += ["", "most confused (expected -> predicted):"]
     lines += [f"  {a} -> {b}: {n}" for a, b, n in s.confused] or ["  none"]

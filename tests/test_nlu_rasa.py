@@ -363,18 +363,30 @@ def test_figures_by_held_out_file(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (tmp_path / "new.yml").write_text(
-        'version: "3.1"\nnlu:\n- intent: cibo\n  examples: |\n    - pacco alimentare\n', encoding="utf-8"
+        'version: "3.1"\nnlu:\n- intent: cibo\n  examples: |\n    - pacco alimentare\n'
+        "- intent: emergenza\n  examples: |\n    - mi picchia\n    - non respira\n",
+        encoding="utf-8",
     )
     files = manage.held_out_files(tmp_path)
-    assert files == {"sfratto a Rivoli": "old.yml", "cerco casa": "old.yml", "pacco alimentare": "new.yml"}
+    assert files == {
+        "sfratto a Rivoli": "old.yml",
+        "cerco casa": "old.yml",
+        "pacco alimentare": "new.yml",
+        "mi picchia": "new.yml",
+        "non respira": "new.yml",
+    }
     preds = [
         manage.Prediction("sfratto a Rivoli", "casa", "casa", 0.9),
         manage.Prediction("cerco casa", "casa", "casa", 0.9),
         manage.Prediction("pacco alimentare", "cibo", "casa", 0.6),
+        manage.Prediction("mi picchia", "emergenza", "emergenza", 1.0),
+        manage.Prediction("non respira", "emergenza", "salute", 0.5),
     ]
     s = manage.summarise(preds, files=files)
-    assert s.by_file == {"new.yml": (1, 0.0, 0.0), "old.yml": (2, 1.0, 1.0)}
-    assert "by held-out file" in manage.format_summary(s)
+    assert s.by_file["old.yml"] == (2, 1.0, 1.0, 0, 0)
+    new = s.by_file["new.yml"]
+    assert (new.examples, new.accuracy, new.emergenza_found, new.emergenza_support) == (3, 1 / 3, 1, 2)
+    assert "emergenza 1/2" in manage.format_summary(s)
 
 
 def test_relevant_warnings() -> None:
