@@ -71,6 +71,15 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "sotto il treno",
     "sotto un treno",
     "non merito di vivere",
+    "come si fa a morire",
+    "modo per morire",
+    "morire senza",
+    "come uccidersi",
+    "come ammazzarsi",
+    "dose letale",
+    "dose mortale",
+    "quante pastiglie servono",
+    "quante pillole servono",
     "vissuto abbastanza",
     "regalato le mie cose",
     "sistemato le mie cose",
@@ -164,6 +173,16 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "sanno dove abito",
     "sappiamo dove abit",
     "sanno a che scuola",
+    "rompo le gambe",
+    "rompono le gambe",
+    "rompere le gambe",
+    "spacco la faccia",
+    "spaccano la faccia",
+    "ti spacco",
+    "gambizz",
+    "buttano giu la porta",
+    "sfondano la porta",
+    "sfondare la porta",
     "mi minaccia",
     "ci minaccia",
     "mi minacciano",
@@ -212,6 +231,10 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "palpeggi",
     "pedofil",
     "parti intime",
+    "giochi segreti",
+    "un segreto tra",
+    "non dirlo alla mamma",
+    "non dirlo a mamma",
     "lividi",
     "mi chiude in casa",
     "ci chiude in casa",
@@ -420,8 +443,8 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
 
 
 # A few phrases are danger only outside everyday contexts: "mi minacciano il distacco della luce" is
-# about a bill, "mi minaccia di licenziarmi" about a job. Such a phrase counts only when none of its
-# folded vetoes is anywhere in the message.
+# about a bill, "mi minaccia di licenziarmi" about a job, and some are ruled out in so many words.
+# Such a phrase counts only when none of its folded vetoes is anywhere in the message.
 VETOES: dict[str, tuple[str, ...]] = {
     phrase: (
         "distacco",
@@ -441,6 +464,10 @@ VETOES: dict[str, tuple[str, ...]] = {
         "datore",
     )
     for phrase in ("mi minaccia", "ci minaccia", "mi minacciano", "ci minacciano", "mi perseguit")
+} | {
+    # "non ha mai parlato di farsi del male": a worried parent ruling it out
+    phrase: ("mai parlato di", "mai pensato di", "non pensa di", "non penso di")
+    for phrase in ("farmi del male", "farsi del male")
 }
 
 

@@ -39,6 +39,10 @@ DANGER: list[tuple[str, str]] = [
     # mixed with the languages migrants speak
     ("please help, he beat me again and took my passport", "beat me"),
     ("mio marito me pega, no sé dónde ir", "me pega"),
+    # violence promised, a method asked, a child's "secret"
+    ("se non pago mi rompono le gambe", "rompono le gambe"),
+    ("quante pillole servono per non svegliarsi", "quante pillole servono"),
+    ("il vicino dice a mio figlio che hanno un segreto tra loro due", "un segreto tra"),
 ]
 
 EVERYDAY: list[str] = [
@@ -59,6 +63,7 @@ EVERYDAY: list[str] = [
     "sto morendo di freddo, il riscaldamento è rotto da una settimana",
     "vorrei delle cime di rape dal banco alimentare",
     "non so a che scuola iscrivere mia figlia",
+    "mio figlio non esce di casa, non ha mai parlato di farsi del male ma sono preoccupata",
 ]
 
 
