@@ -43,6 +43,8 @@ DANGER: list[tuple[str, str]] = [
     ("se non pago mi rompono le gambe", "rompono le gambe"),
     ("quante pillole servono per non svegliarsi", "quante pillole servono"),
     ("il vicino dice a mio figlio che hanno un segreto tra loro due", "un segreto tra"),
+    ("il capo dice che se parliamo ci fa sparire", "ci fa sparire"),
+    ("da stanotte non riesco a stare sdraiato, mi manca il fiato", "non riesco a stare sdraiat"),
 ]
 
 EVERYDAY: list[str] = [
