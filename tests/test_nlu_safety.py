@@ -44,6 +44,7 @@ DANGER: list[tuple[str, str]] = [
     ("quante pillole servono per non svegliarsi", "quante pillole servono"),
     ("il vicino dice a mio figlio che hanno un segreto tra loro due", "un segreto tra"),
     ("il capo dice che se parliamo ci fa sparire", "ci fa sparire"),
+    ("non voglio più stare al mondo", "piu stare al mondo"),
     ("da stanotte non riesco a stare sdraiato, mi manca il fiato", "non riesco a stare sdraiat"),
 ]
 
