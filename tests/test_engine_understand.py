@@ -164,6 +164,26 @@ def test_when_to_ask_again_without_the_place(
 
 
 @pytest.mark.parametrize(
+    ("ranking", "needs"),
+    [
+        ((("emergenza", 1.0), ("casa", 0.8), ("reddito", 0.1)), ("emergenza", "casa")),
+        ((("emergenza", 1.0), ("casa+lavoro", 0.6)), ("emergenza", "casa", "lavoro")),
+        ((("emergenza", 1.0), ("casa", 0.2)), ("emergenza",)),  # too weak a guess to keep
+        ((("emergenza", 1.0), ("saluto", 0.9)), ("emergenza",)),  # not a need
+        ((("emergenza", 0.9), ("casa", 0.1)), ("emergenza",)),  # the model's own emergenza
+    ],
+)
+def test_the_safety_net_keeps_the_models_own_need(
+    ranking: tuple[tuple[str, float], ...], needs: tuple[str, ...]
+) -> None:
+    """Rasa's net marks emergenza 1.0 and keeps the model's guess second; the other need is kept."""
+    from bot.dialogue.understand import understand
+
+    u = understand("testo qualsiasi", parse(ranking[0][0], ranking[0][1], ranking))
+    assert u.needs == needs
+
+
+@pytest.mark.parametrize(
     ("text", "emergency"),
     [
         ("nonno cade e non parla più, aiuto", True),

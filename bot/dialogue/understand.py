@@ -504,7 +504,14 @@ def _needs_of(parse: ParseResult) -> tuple[str, ...]:
         return ()
     if parse.intent.name == FALLBACK_INTENT or parse.confidence < CONFIDENCE_MIN:
         return agreed_needs(parse)
-    return tuple(dict.fromkeys(n for n in parse.intents if n in NEED_INTENTS))
+    needs = tuple(dict.fromkeys(n for n in parse.intents if n in NEED_INTENTS))
+    if needs == ("emergenza",) and parse.confidence >= 1.0 and len(parse.ranking) > 1:
+        # Rasa's safety net (nlu.safety) puts emergenza first with confidence 1.0 and keeps the model's
+        # own guess second: "mi picchia e ho perso la casa" is an emergency and still about a home.
+        guess = parse.ranking[1]
+        if guess.confidence >= CONFIDENCE_MIN:
+            needs += tuple(n for n in guess.parts if n in NEED_INTENTS and n not in needs)
+    return needs
 
 
 def _place_only(text: str, comune: ComuneInfo | None, quartiere: str | None) -> bool:
