@@ -461,7 +461,8 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
 
 # A few phrases are danger only outside everyday contexts: "mi minacciano il distacco della luce" is
 # about a bill, "mi minaccia di licenziarmi" about a job, and some are ruled out in so many words.
-# Such a phrase counts only when none of its folded vetoes is anywhere in the message.
+# Such a phrase counts only when none of its folded vetoes is anywhere in the message, so a veto must
+# be specific: "fare causa", never a bare "causa" that would also silence "mi minaccia a causa dei soldi".
 VETOES: dict[str, tuple[str, ...]] = {
     phrase: (
         "distacco",
@@ -473,11 +474,13 @@ VETOES: dict[str, tuple[str, ...]] = {
         "pignora",
         "licenzia",
         "denunciar",
-        "causa",
+        "fare causa",
+        "farmi causa",
+        "farci causa",
         "multa",
         "finanziaria",
-        "banca",
-        "capo",
+        "la banca",
+        "mio capo",
         "datore",
     )
     for phrase in ("mi minaccia", "ci minaccia", "mi minacciano", "ci minacciano", "mi perseguit")

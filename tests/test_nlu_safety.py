@@ -27,6 +27,8 @@ DANGER: list[tuple[str, str]] = [
     ("il bimbo arriva all'asilo pieno di lividi", "lividi"),
     # threats, weapons
     ("il mio ex mi minaccia e stanotte era sotto casa", "mi minaccia"),
+    ("mio marito mi minaccia a causa dei soldi, ho paura", "mi minaccia"),  # "causa" alone is no veto
+    ("mi minaccia se vado in banca a ritirare la pensione", "mi minaccia"),
     ("ha tirato fuori un coltello", "coltell"),
     ("ha un'arma in casa e dice che la usa", "un arma"),
     ("mi minaccia di morte per la bolletta", "mi minaccia di morte"),  # the longer phrase wins its veto
@@ -60,6 +62,8 @@ EVERYDAY: list[str] = [
     "mi minacciano il distacco della luce",
     "la finanziaria mi perseguita con le telefonate",
     "il mio capo mi minaccia di licenziarmi se mi ammalo",
+    "la banca mi minaccia di pignorarmi la casa",
+    "l'ex socio mi minaccia di farmi causa",
     "i miei figli si picchiano per ogni cosa, servirebbe un educatore",
     "il medico non risponde al telefono",
     "mio figlio non parla più con me da un mese",

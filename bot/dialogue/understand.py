@@ -1,10 +1,10 @@
 """What one citizen message means: the NLU's answer plus small, explicit safety nets.
 
-Why safety nets besides Rasa: a missed emergency is the worst failure the bot can have, so a short list
-of unmistakable phrases (``nlu.safety``, which the Rasa pipeline applies too) always triggers the
-emergency reply, also when Rasa is down; places come from ``nlu.territory`` even
-when Rasa misses the entity (and when Rasa is down); yes/no and a few "you're not helping" phrases are
-recognised by words so the consent step never depends on a model's mood.
+Why safety nets besides Rasa: a missed emergency is the worst failure the bot can have, so a list of
+unmistakable phrases (``nlu.safety``, which the Rasa pipeline applies too) always triggers the
+emergency reply, also when Rasa is down; places come from ``nlu.territory`` even when Rasa misses the
+entity (and when Rasa is down); yes/no and a few "you're not helping" phrases are recognised by words
+so the consent step never depends on a model's mood.
 """
 
 from __future__ import annotations
