@@ -593,13 +593,16 @@ def part_scores(preds: Sequence[Prediction]) -> dict[str, EntityScore]:
     return out
 
 
+def part_found(preds: Sequence[Prediction], part: str) -> tuple[int, int]:
+    """(found, total) of one need over every example that contains it, alone or in a multi-intent."""
+    relevant = [p for p in preds if part in p.expected.split("+")]
+    return sum(1 for p in relevant if part in p.predicted.split("+")), len(relevant)
+
+
 def part_recall(preds: Sequence[Prediction], part: str) -> tuple[float, int]:
     """Recall of one need over every example that contains it, alone or in a multi-intent."""
-    relevant = [p for p in preds if part in p.expected.split("+")]
-    if not relevant:
-        return 0.0, 0
-    hit = sum(1 for p in relevant if part in p.predicted.split("+"))
-    return hit / len(relevant), len(relevant)
+    found, total = part_found(preds, part)
+    return (found / total if total else 0.0), total
 
 
 def entity_scores(
@@ -683,8 +686,7 @@ def _by_file(preds: Sequence[Prediction], files: Mapping[str, str]) -> dict[str,
     for name, group in sorted(groups.items()):
         macro = _macro(part_scores(group))
         accuracy = sum(1 for p in group if p.expected == p.predicted) / len(group)
-        recall, support = part_recall(group, "emergenza")
-        out[name] = FileScore(len(group), macro, accuracy, round(recall * support), support)
+        out[name] = FileScore(len(group), macro, accuracy, *part_found(group, "emergenza"))
     return out
 
 
