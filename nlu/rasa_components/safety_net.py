@@ -1,12 +1,17 @@
-"""The emergency safety net as a Rasa 3.6 component: ``emergenza`` whenever a danger phrase is there.
+"""The emergency safety net as a Rasa 3.6 component: ``emergenza`` on a danger phrase or a high score.
 
 Why inside Rasa and not only in the app: the intent names are a contract (other components and outside
 evaluations read the NLU directly), and a missed emergency is the worst failure the bot can have. The
 phrases are ``nlu.safety.EMERGENCY_PHRASES``, the same list the app's own net uses when Rasa is down.
 
 It runs after FallbackClassifier: an unmistakable phrase wins over a confident model and over an
-uncertain one alike. The model's own ranking is kept, below ``emergenza``, so a client can still see
-what else the message is about.
+uncertain one alike. So does an ``emergency_score`` (the intent classifier's binary emergency model) at
+or above ``score_threshold``: a missed emergency costs far more than a false alarm, whose price is
+that the person reads the emergency numbers and is offered a person. The threshold was chosen by
+cross-validation on the training data (``nlu/config.yml``). The model's own ranking is kept, below
+``emergenza``, so a client can still see what else the message is about; ``safety_net`` in the parse
+says why the net fired: "phrase", "score", or "fallback" when FallbackClassifier had withheld an
+``emergenza`` that was the model's best guess.
 """
 
 from __future__ import annotations
@@ -21,15 +26,25 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from nlu.rasa_components.intent_classifier import EMERGENCY_SCORE
 from nlu.safety import emergency_phrase
 
 EMERGENCY_INTENT = "emergenza"
 FALLBACK_INTENT = "nlu_fallback"
+SAFETY_NET = "safety_net"  # the parse key that says why the net fired
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
-    """Sets the intent to ``emergenza`` (confidence 1.0) when the text holds a danger phrase."""
+    """Sets the intent to ``emergenza`` (confidence 1.0) on a danger phrase or a high emergency score."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # None turns the score off (a model without the binary emergency model writes no score anyway).
+        return {"score_threshold": 0.2}
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config = {**self.get_default_config(), **(config or {})}
 
     @classmethod
     def create(
@@ -39,7 +54,23 @@ class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> EmergencyPhraseClassifier:
-        return cls()
+        return cls(config)
+
+    def _reason(self, message: Message, name: str) -> str | None:
+        if emergency_phrase(message.get(TEXT) or "") is not None:
+            return "phrase"
+        ranked = [
+            str(entry.get(INTENT_NAME_KEY) or "")
+            for entry in message.get(INTENT_RANKING_KEY) or []
+            if entry.get(INTENT_NAME_KEY) != FALLBACK_INTENT
+        ]
+        if name == FALLBACK_INTENT and ranked and EMERGENCY_INTENT in ranked[0].split("+"):
+            return "fallback"  # the model's best guess was an emergency, only not a confident one
+        threshold = self.config["score_threshold"]
+        score = message.get(EMERGENCY_SCORE)
+        if threshold is not None and score is not None and float(score) >= float(threshold):
+            return "score"
+        return None
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -47,7 +78,8 @@ class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
             name = str(intent.get(INTENT_NAME_KEY) or "")
             if EMERGENCY_INTENT in name.split("+"):
                 continue
-            if emergency_phrase(message.get(TEXT) or "") is None:
+            reason = self._reason(message, name)
+            if reason is None:
                 continue
             ranking = [
                 entry
@@ -57,4 +89,5 @@ class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
             top = {INTENT_NAME_KEY: EMERGENCY_INTENT, "confidence": 1.0}
             message.set(INTENT, top, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
+            message.set(SAFETY_NET, reason, add_to_output=True)
         return messages
