@@ -40,10 +40,7 @@ SCRIPT = textwrap.dedent(
     def parse(component):
         messages = [Message(data={"text": t}) for t in probes]
         component.process(messages)
-        return [
-            {"intent": m.get("intent"), "ranking": m.get("intent_ranking"), "score": m.get("emergency_score")}
-            for m in messages
-        ]
+        return [{"intent": m.get("intent"), "ranking": m.get("intent_ranking")} for m in messages]
 
     out = {"trained": parse(trained)}
     out["loaded"] = parse(TfidfIntentClassifier.load(config, storage, resource, context))
@@ -84,16 +81,6 @@ TRAINING = [
     *[(t, "saluto") for t in ("ciao", "buongiorno", "salve", "buonasera a tutti", "ehi ciao")],
 ]
 PROBES = ["mi hanno sfrattato ieri", "dove trovo un pacco alimentare", "ciao!", ""]
-EMERGENCIES = [
-    (t, "emergenza")
-    for t in (
-        "mio marito mi picchia",
-        "ho preso tutte le pastiglie",
-        "mi ha minacciato col coltello",
-        "il nonno non respira",
-        "voglio farla finita stanotte",
-    )
-]
 
 
 def _run_in_rasa(script: str, *args: str) -> Any:
@@ -113,10 +100,8 @@ def _run_in_rasa(script: str, *args: str) -> Any:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _run(
-    tmp_path: Path, training: list[tuple[str, str]] = TRAINING, probes: list[str] = PROBES
-) -> dict[str, Any]:
-    result: dict[str, Any] = _run_in_rasa(SCRIPT, str(tmp_path), json.dumps(training), json.dumps(probes))
+def _run(tmp_path: Path) -> dict[str, Any]:
+    result: dict[str, Any] = _run_in_rasa(SCRIPT, str(tmp_path), json.dumps(TRAINING), json.dumps(PROBES))
     return result
 
 
@@ -132,17 +117,6 @@ def test_classifier_trains_ranks_stores_and_refuses_unexpected_files(tmp_path: P
         assert parse["intent"] == ranking[0] and 0 < sum(confidences) <= 1.0 + 1e-9
     assert loaded == trained  # what is stored is what was trained
     assert all(p["intent"] is None for p in tampered)  # not loaded: it predicts nothing
-    assert all(p["score"] is None for p in trained)  # no emergenza to learn from: no emergency model
-
-
-def test_classifier_scores_emergencies_with_a_model_of_its_own(tmp_path: Path) -> None:
-    probes = ["stanotte mio marito mi ha picchiata", "cerco casa in affitto", "ciao", ""]
-    out = _run(tmp_path, [*TRAINING, *EMERGENCIES], probes)
-    danger, home, hello, empty = out["trained"]
-    assert danger["score"] > 0.5 > home["score"]
-    assert hello["score"] < 0.5
-    assert empty["score"] is None and empty["intent"] is None
-    assert out["loaded"] == out["trained"]
 
 
 SAFETY_SCRIPT = textwrap.dedent(
@@ -154,10 +128,8 @@ SAFETY_SCRIPT = textwrap.dedent(
     net = EmergencyPhraseClassifier.create({}, None, None, None)
     cases = json.loads(sys.argv[1])
     messages = []
-    for text, intent, ranking, score in cases:
+    for text, intent, ranking in cases:
         data = {"text": text}
-        if score is not None:
-            data["emergency_score"] = score
         if intent is not None:
             data["intent"] = {"name": intent, "confidence": ranking[0][1]}
             data["intent_ranking"] = [{"name": n, "confidence": c} for n, c in ranking]
@@ -174,14 +146,13 @@ SAFETY_SCRIPT = textwrap.dedent(
     """
 )
 
-# (text, the intent before the net, its ranking, the emergency score, the intent after, why the net fired)
-SAFETY_CASES: list[tuple[str, str | None, list[tuple[str, float]], float | None, str | None, str | None]] = [
+# (text, the intent before the net, its ranking, the intent after the net, why the net fired)
+SAFETY_CASES: list[tuple[str, str | None, list[tuple[str, float]], str | None, str | None]] = [
     # a danger phrase wins over a confident model ...
     (
         "cerco casa ma mio marito mi PICCHIA",
         "casa",
         [("casa", 0.9), ("emergenza", 0.05)],
-        0.01,
         "emergenza",
         "phrase",
     ),
@@ -190,64 +161,38 @@ SAFETY_CASES: list[tuple[str, str | None, list[tuple[str, float]], float | None,
         "ho preso tutte le pastiglie",
         "nlu_fallback",
         [("nlu_fallback", 0.3), ("salute", 0.2)],
-        None,
         "emergenza",
         "phrase",
     ),
-    # an emergency score at or above the threshold (0.2) wins too; below it, nothing happens
-    (
-        "tanto tra poco non sarò un problema",
-        "negazione",
-        [("negazione", 0.6), ("emergenza", 0.1)],
-        0.2,
-        "emergenza",
-        "score",
-    ),
-    (
-        "tanto tra poco non sarò un problema",
-        "negazione",
-        [("negazione", 0.6), ("emergenza", 0.1)],
-        0.19,
-        "negazione",
-        None,
-    ),
-    # FallbackClassifier withheld an emergenza that was the model's best guess
+    # FallbackClassifier withheld an emergenza that was the model's best guess: it is given back
     (
         "non so",
         "nlu_fallback",
         [("nlu_fallback", 0.7), ("emergenza", 0.25), ("salute", 0.2)],
-        0.1,
         "emergenza",
         "fallback",
     ),
+    # ... but not an emergenza that was only second
     (
         "non so",
         "nlu_fallback",
         [("nlu_fallback", 0.7), ("salute", 0.25), ("emergenza", 0.2)],
-        0.1,
         "nlu_fallback",
         None,
     ),
     # an emergenza the model found is left as the model said it
-    ("mi picchia", "emergenza", [("emergenza", 0.7), ("famiglia", 0.2)], 0.9, "emergenza", None),
-    # no phrase, low score: untouched, including a bill "threat" (a veto word) and nothing at all
-    (
-        "mi minacciano il distacco della luce",
-        "reddito",
-        [("reddito", 0.8), ("casa", 0.1)],
-        0.05,
-        "reddito",
-        None,
-    ),
-    ("cerco un corso di italiano", "migranti", [("migranti", 0.95)], None, "migranti", None),
-    ("", None, [], None, None, None),
+    ("mi picchia", "emergenza", [("emergenza", 0.7), ("famiglia", 0.2)], "emergenza", None),
+    # no phrase: untouched, including a bill "threat" (a veto word) and nothing at all
+    ("mi minacciano il distacco della luce", "reddito", [("reddito", 0.8), ("casa", 0.1)], "reddito", None),
+    ("cerco un corso di italiano", "migranti", [("migranti", 0.95)], "migranti", None),
+    ("", None, [], None, None),
 ]
 
 
-def test_safety_net_component_sets_emergenza_on_danger_phrases_and_high_scores() -> None:
-    cases = [[text, intent, ranking, score] for text, intent, ranking, score, _, _ in SAFETY_CASES]
+def test_safety_net_component_sets_emergenza_on_danger_phrases_and_withheld_emergencies() -> None:
+    cases = [[text, intent, ranking] for text, intent, ranking, _, _ in SAFETY_CASES]
     out = _run_in_rasa(SAFETY_SCRIPT, json.dumps(cases))
-    for (text, before, ranking, _, after, reason), parse in zip(SAFETY_CASES, out, strict=True):
+    for (text, before, ranking, after, reason), parse in zip(SAFETY_CASES, out, strict=True):
         assert (parse["intent"] or {}).get("name") == after, text
         assert parse["net"] == reason, text
         if after == "emergenza" and before != "emergenza":

@@ -8,13 +8,6 @@ is in ``nlu/config.yml``). DIET stays in the pipeline for the entities. Rasa's o
 count-vector featurizers (no IDF, no sublinear scaling) and fixes ``C`` at 1, which scored below
 DIET (0.865 against 0.882 in a scikit-learn replica).
 
-Beside the intents it scores one question on the same features: is this an emergency? A second,
-binary logistic regression (``emergenza`` against everything else) writes ``emergency_score`` into the
-parse, and the safety net (``safety_net.py``) turns a high enough score into ``emergenza`` even when
-another intent ranks first. Why a separate model: one with a single yes/no question ranks the
-emergencies that read like something else (a threat from a landlord, a goodbye) higher than the
-34-way model's emergenza probability does (cross-validation figures in ``nlu/config.yml``).
-
 The model is stored with skops (as Rasa 3.6's own linear classifier is), never with pickle, and
 is loaded only when every type in the file is one we expect.
 """
@@ -36,8 +29,6 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "tfidf_intent.skops"
-# The key of the binary emergency model's probability in the parse (read by the safety net).
-EMERGENCY_SCORE = "emergency_score"
 # skops trusts scikit-learn's and numpy's own types; the one other type a stored model holds is the
 # sparse IDF diagonal of each TfidfTransformer.
 TRUSTED_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
@@ -64,9 +55,6 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             "max_iter": 3000,
             "random_state": 42,
             "ranking_length": 10,
-            # The intent whose examples (alone or in a multi-intent) the binary emergency model learns;
-            # no score is written when the training data has none.
-            "emergency_intent": "emergenza",
         }
 
     def __init__(
@@ -129,32 +117,14 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         )
         return Pipeline([("features", features), ("classifier", classifier)])
 
-    def _binary_classifier(self) -> Any:
-        from sklearn.linear_model import LogisticRegression
-
-        return LogisticRegression(
-            C=float(self.config["C"]),
-            class_weight=self.config["class_weight"],
-            max_iter=int(self.config["max_iter"]),
-            random_state=int(self.config["random_state"]),
-        )
-
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         if len({e.get(INTENT) for e in examples}) < 2:
             logger.warning("TfidfIntentClassifier needs at least two intents to train; skipped.")
             return self._resource
-        texts = [e.get(TEXT) for e in examples]
-        labels = [str(e.get(INTENT)) for e in examples]
-        intents = self._pipeline()
-        intents.fit(texts, labels)
-        emergency = None
-        target = str(self.config["emergency_intent"])
-        is_emergency = [int(target in label.split("+")) for label in labels]
-        if 0 < sum(is_emergency) < len(is_emergency):
-            emergency = self._binary_classifier()
-            emergency.fit(intents[:-1].transform(texts), is_emergency)
-        self.model = {"intents": intents, "emergency": emergency}
+        model = self._pipeline()
+        model.fit([e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
+        self.model = model
         self.persist()
         return self._resource
 
@@ -183,8 +153,6 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
                 if unexpected:
                     raise ValueError(f"unexpected types in {MODEL_FILE}: {sorted(unexpected)}")
                 model = sio.load(path, trusted=sorted(untrusted))
-            if not isinstance(model, dict) or "intents" not in model:
-                raise ValueError(f"{MODEL_FILE} is not a model this version writes")
         except (ValueError, FileNotFoundError) as exc:
             logger.warning("TfidfIntentClassifier not loaded (%s); it will predict nothing.", exc)
             model = None
@@ -197,18 +165,13 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         indices = [i for i, text in enumerate(texts) if text.strip()]
         if not indices:
             return messages
-        intents, emergency = self.model["intents"], self.model.get("emergency")
-        features = intents[:-1].transform([texts[i] for i in indices])
-        probabilities = intents[-1].predict_proba(features)
-        scores = emergency.predict_proba(features)[:, 1] if emergency is not None else None
-        labels = [str(label) for label in intents.classes_]
-        for n, (row, i) in enumerate(zip(probabilities, indices, strict=True)):
+        probabilities = self.model.predict_proba([texts[i] for i in indices])
+        labels = [str(label) for label in self.model.classes_]
+        for row, i in zip(probabilities, indices, strict=True):
             scored = sorted(zip(labels, (float(p) for p in row), strict=True), key=lambda lp: -lp[1])
             ranking = [{"name": name, "confidence": confidence} for name, confidence in scored]
             messages[i].set(INTENT, ranking[0], add_to_output=True)
             messages[i].set("intent_ranking", ranking[: self._ranking_length()], add_to_output=True)
-            if scores is not None:
-                messages[i].set(EMERGENCY_SCORE, round(float(scores[n]), 4), add_to_output=True)
         return messages
 
     def _ranking_length(self) -> int | None:

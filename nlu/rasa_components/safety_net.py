@@ -1,17 +1,14 @@
-"""The emergency safety net as a Rasa 3.6 component: ``emergenza`` on a danger phrase or a high score.
+"""The emergency safety net as a Rasa 3.6 component: ``emergenza`` whenever a danger phrase is there.
 
 Why inside Rasa and not only in the app: the intent names are a contract (other components and outside
 evaluations read the NLU directly), and a missed emergency is the worst failure the bot can have. The
 phrases are ``nlu.safety.EMERGENCY_PHRASES``, the same list the app's own net uses when Rasa is down.
 
 It runs after FallbackClassifier: an unmistakable phrase wins over a confident model and over an
-uncertain one alike. So does an ``emergency_score`` (the intent classifier's binary emergency model) at
-or above ``score_threshold``: a missed emergency costs far more than a false alarm, whose price is
-that the person reads the emergency numbers and is offered a person. The threshold was chosen by
-cross-validation on the training data (``nlu/config.yml``). The model's own ranking is kept, below
-``emergenza``, so a client can still see what else the message is about; ``safety_net`` in the parse
-says why the net fired: "phrase", "score", or "fallback" when FallbackClassifier had withheld an
-``emergenza`` that was the model's best guess.
+uncertain one alike. It also undoes FallbackClassifier's doubt when the model's best guess was
+``emergenza``: an app that reads ``nlu_fallback`` as "ask again" must not ask a person in danger to
+rephrase. The model's own ranking is kept, below ``emergenza``, so a client can still see what else
+the message is about; ``safety_net`` in the parse says why the net fired: "phrase" or "fallback".
 """
 
 from __future__ import annotations
@@ -26,7 +23,6 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from nlu.rasa_components.intent_classifier import EMERGENCY_SCORE
 from nlu.safety import emergency_phrase
 
 EMERGENCY_INTENT = "emergenza"
@@ -36,15 +32,7 @@ SAFETY_NET = "safety_net"  # the parse key that says why the net fired
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
-    """Sets the intent to ``emergenza`` (confidence 1.0) on a danger phrase or a high emergency score."""
-
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        # None turns the score off (a model without the binary emergency model writes no score anyway).
-        return {"score_threshold": 0.2}
-
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        self.config = {**self.get_default_config(), **(config or {})}
+    """Sets the intent to ``emergenza`` (confidence 1.0) on a danger phrase or a withheld emergenza."""
 
     @classmethod
     def create(
@@ -54,7 +42,7 @@ class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> EmergencyPhraseClassifier:
-        return cls(config)
+        return cls()
 
     def _reason(self, message: Message, name: str) -> str | None:
         if emergency_phrase(message.get(TEXT) or "") is not None:
@@ -66,10 +54,6 @@ class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
         ]
         if name == FALLBACK_INTENT and ranked and EMERGENCY_INTENT in ranked[0].split("+"):
             return "fallback"  # the model's best guess was an emergency, only not a confident one
-        threshold = self.config["score_threshold"]
-        score = message.get(EMERGENCY_SCORE)
-        if threshold is not None and score is not None and float(score) >= float(threshold):
-            return "score"
         return None
 
     def process(self, messages: list[Message]) -> list[Message]:
