@@ -70,6 +70,12 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "meglio senza di me",
     "sotto il treno",
     "sotto un treno",
+    "vado sui binari",
+    "andare sui binari",
+    "butto sui binari",
+    "buttarmi sui binari",
+    "non vivere piu",
+    "non vivro piu",
     "non merito di vivere",
     "come si fa a morire",
     "modo per morire",
@@ -249,6 +255,9 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "bambino abbandonato",
     "bambina abbandonata",
     "sporchi e affamati",
+    "sono soli da",
+    "soli in casa da",
+    "da soli da",
     "affamati e sporchi",
     "lividi",
     "mi chiude in casa",
@@ -261,7 +270,7 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "sequestrat",
     "strangol",
     "percoss",
-    "per collo",
+    "per collo ",
     "divieto di avvicinamento",
     "ordine restrittivo",
     "sta cercando di entrare",
@@ -270,7 +279,7 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "non lo troviamo",
     "non la troviamo",
     "non li troviamo",
-    "per il collo",
+    "per il collo ",
     "paura di tornare a casa",
     "paura di lui",
     "paura di mio marito",
@@ -463,32 +472,76 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
 # about a bill, "mi minaccia di licenziarmi" about a job, and some are ruled out in so many words.
 # Such a phrase counts only when none of its folded vetoes is anywhere in the message, so a veto must
 # be specific: "fare causa", never a bare "causa" that would also silence "mi minaccia a causa dei soldi".
-VETOES: dict[str, tuple[str, ...]] = {
-    phrase: (
-        "distacco",
-        "staccare",
-        "bollett",
-        "avvocat",
-        "sfratt",
-        "decreto",
-        "pignora",
-        "licenzia",
-        "denunciar",
-        "fare causa",
-        "farmi causa",
-        "farci causa",
-        "multa",
-        "finanziaria",
-        "la banca",
-        "mio capo",
-        "datore",
-    )
-    for phrase in ("mi minaccia", "ci minaccia", "mi minacciano", "ci minacciano", "mi perseguit")
-} | {
-    # "non ha mai parlato di farsi del male": a worried parent ruling it out
-    phrase: ("mai parlato di", "mai pensato di", "non pensa di", "non penso di")
-    for phrase in ("farmi del male", "farsi del male")
-}
+VETOES: dict[str, tuple[str, ...]] = (
+    {
+        phrase: (
+            "distacco",
+            "staccare",
+            "bollett",
+            "avvocat",
+            "sfratt",
+            "decreto",
+            "pignora",
+            "licenzia",
+            "denunciar",
+            "fare causa",
+            "farmi causa",
+            "farci causa",
+            "multa",
+            "finanziaria",
+            "la banca",
+            "mio capo",
+            "datore",
+        )
+        for phrase in ("mi minaccia", "ci minaccia", "mi minacciano", "ci minacciano", "mi perseguit")
+    }
+    | {
+        # "non ha mai parlato di farsi del male": a worried parent ruling it out
+        phrase: ("mai parlato di", "mai pensato di", "non pensa di", "non penso di")
+        for phrase in ("farmi del male", "farsi del male")
+    }
+    | {
+        # children alone for days are in danger; parents alone for years are lonely
+        phrase: ("da quando", "da anni", "da mesi", "da tanto", "da tempo", "da sempre")
+        for phrase in ("sono soli da", "soli in casa da", "da soli da")
+    }
+    | {
+        # not living any more with someone, or somewhere
+        phrase: tuple(
+            f"{phrase} {where}"
+            for where in (
+                "con",
+                "da sol",
+                "qui",
+                "in casa",
+                "in quella",
+                "in questa",
+                "in quel ",
+                "in questo quartiere",
+            )
+        )
+        for phrase in ("non vivere piu", "non vivro piu")
+    }
+    | {
+        # a bill that "kills" is a figure of speech, and so are parents over a bad mark at school
+        phrase: (
+            f"bolletta {phrase}",
+            f"bollette {phrase}",
+            f"affitto {phrase}",
+            "in matematica",
+            "brutto voto",
+            "pagella",
+            "interrogazione",
+        )
+        for phrase in ("mi ammazz", "mi uccid")
+    }
+    | {
+        # the writer is the one accused of stalking
+        "stalk": ("denunciato per stalk", "denunciata per stalk", "accusato di stalk", "accusata di stalk"),
+        # a fire long past
+        "incendio": ("l anno scorso", "anni fa", "mesi fa"),
+    }
+)
 
 
 @lru_cache(maxsize=8)

@@ -48,6 +48,13 @@ DANGER: list[tuple[str, str]] = [
     ("il capo dice che se parliamo ci fa sparire", "ci fa sparire"),
     ("non voglio più stare al mondo", "piu stare al mondo"),
     ("da stanotte non riesco a stare sdraiato, mi manca il fiato", "non riesco a stare sdraiat"),
+    # stop 12, after reading the misses on blind_emergenza_5.yml: the tracks, "not live" in learner's
+    # Italian, children alone for days; and a word-end fix ("per collo" is not "per colloquio")
+    ("basta, dopo il turno vado sui binari e chiudo", "vado sui binari"),
+    ("io stanco, settimana prossima io non vivere più", "non vivere piu"),
+    ("i due bambini del terzo piano sono soli da ieri sera", "sono soli da"),
+    ("mi ha preso per collo contro il muro", "per collo"),
+    ("mio marito mi ammazza se scopre che pago io la bolletta", "mi ammazz"),  # a person, not the bill
 ]
 
 EVERYDAY: list[str] = [
@@ -71,6 +78,13 @@ EVERYDAY: list[str] = [
     "vorrei delle cime di rape dal banco alimentare",
     "non so a che scuola iscrivere mia figlia",
     "mio figlio non esce di casa, non ha mai parlato di farsi del male ma sono preoccupata",
+    "serve un interprete per il colloquio con l'assistente sociale",
+    "i miei genitori sono soli da quando mi sono trasferito, chi li va a trovare?",
+    "vorrei non vivere più con mia suocera, cerco un alloggio",
+    "le bollette mi ammazzano, due mesi di arretrati",
+    "mio padre mi uccide se vede la pagella",
+    "sono stato denunciato per stalking dalla mia ex, serve un avvocato",
+    "abbiamo perso tutto in un incendio anni fa e ora cerchiamo casa",
 ]
 
 
