@@ -516,7 +516,6 @@ VETOES: dict[str, tuple[str, ...]] = (
                 "in casa",
                 "in quella",
                 "in questa",
-                "in quel ",
                 "in questo quartiere",
             )
         )
