@@ -202,3 +202,101 @@ def test_safety_net_component_sets_emergenza_on_danger_phrases_and_withheld_emer
             assert parse["ranking"] == ["emergenza", *kept]
         elif before is not None:
             assert parse["ranking"] == [name for name, _ in ranking]
+
+
+DESTINATARIO_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+    from nlu.rasa_components.destinatario import DestinatarioExtractor, MODEL_FILE
+
+    work = Path(sys.argv[1])
+    examples = json.loads(sys.argv[2])
+    probes = json.loads(sys.argv[3])
+    (work / "storage").mkdir()
+    storage = LocalModelStorage(work / "storage")
+    resource = Resource("destinatario")
+    context = ExecutionContext(GraphSchema({}), "test")
+    data = TrainingData([Message(data={"text": t, "intent": "x", "entities": e}) for t, e in examples])
+    trained = DestinatarioExtractor.create({}, storage, resource, context)
+    trained.train(data)
+
+    def run(component):
+        out = []
+        for text in probes:
+            # what DIET proposed before: a destinatario (to be replaced) and a comune (to be kept)
+            diet = {"start": 0, "end": 1, "value": text[:1], "extractor": "DIETClassifier"}
+            before = [{"entity": "destinatario", **diet}, {"entity": "comune", **diet}]
+            message = Message(data={"text": text, "entities": before})
+            component.process([message])
+            out.append([[e["entity"], e["value"], e["extractor"]] for e in message.get("entities")])
+        return out
+
+    loaded = DestinatarioExtractor.load({}, storage, resource, context)
+    result = {"trained": run(trained), "loaded": run(loaded)}
+    with storage.write_to(resource) as directory:
+        (directory / MODEL_FILE).write_bytes(b"not a crfsuite model")
+    result["broken"] = run(DestinatarioExtractor.load({}, storage, resource, context))
+    print(json.dumps(result))
+    """
+)
+
+
+def _marked(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """'cerco aiuto per [mia madre]' -> the text and its destinatario entity."""
+    start, end = text.index("["), text.index("]")
+    plain = text.replace("[", "").replace("]", "")
+    value = plain[start : end - 1]
+    return plain, [{"entity": "destinatario", "start": start, "end": end - 1, "value": value}]
+
+
+DESTINATARIO_TRAINING = [
+    *(
+        _marked(t)
+        for t in (
+            "cerco una badante per [mia madre]",
+            "[mio padre] non cammina più",
+            "scrivo per [la mia vicina] che è sola",
+            "[mia figlia] cerca lavoro",
+            "aiuto per [il nonno] che non vede",
+            "[mio figlio] ha bisogno di un dentista",
+            "[la signora del piano di sopra] non ha da mangiare",
+            "per [mia sorella] serve un avvocato",
+            "[mio marito] è disabile e serve aiuto",
+            "[mia nonna] vive da sola",
+        )
+    ),
+    *(
+        (t, [])
+        for t in (
+            "cerco lavoro",
+            "non ho soldi per la bolletta",
+            "mi serve una casa",
+            "ho bisogno di un dentista",
+            "vivo da sola",
+            "non ho da mangiare",
+        )
+    ),
+]
+DESTINATARIO_PROBES = ["cerco aiuto per mia madre", "non ho soldi per l'affitto", ""]
+
+
+def test_destinatario_extractor_trains_replaces_diets_answer_and_survives_a_broken_file(
+    tmp_path: Path,
+) -> None:
+    out = _run_in_rasa(
+        DESTINATARIO_SCRIPT, str(tmp_path), json.dumps(DESTINATARIO_TRAINING), json.dumps(DESTINATARIO_PROBES)
+    )
+    mother, rent, empty = out["trained"]
+    mine = "DestinatarioExtractor"
+    assert mother == [["comune", "c", "DIETClassifier"], ["destinatario", "mia madre", mine]]
+    assert rent == [["comune", "n", "DIETClassifier"]]  # DIET's guess replaced by none
+    assert empty == [["comune", "", "DIETClassifier"]]
+    assert out["loaded"] == out["trained"]  # what is stored is what was trained
+    # a file crfsuite cannot read: nothing is found, DIET's answer is left as it was, nothing breaks
+    assert all(any(e[0] == "destinatario" and e[2] == "DIETClassifier" for e in p) for p in out["broken"][:2])
