@@ -238,6 +238,11 @@ DESTINATARIO_SCRIPT = textwrap.dedent(
         return out
 
     loaded = DestinatarioExtractor.load({}, storage, resource, context)
+    # crfsuite reads the model from memory it does not own: whatever happens to the bytes read from the
+    # file (garbage collected, memory reused), the loaded tagger must still work
+    import gc
+    gc.collect()
+    reuse = [bytes(10_000) for _ in range(200)]
     result = {"trained": run(trained), "loaded": run(loaded)}
     with storage.write_to(resource) as directory:
         (directory / MODEL_FILE).write_bytes(b"not a crfsuite model")
@@ -300,3 +305,85 @@ def test_destinatario_extractor_trains_replaces_diets_answer_and_survives_a_brok
     assert out["loaded"] == out["trained"]  # what is stored is what was trained
     # a file crfsuite cannot read: nothing is found, DIET's answer is left as it was, nothing breaks
     assert all(any(e[0] == "destinatario" and e[2] == "DIETClassifier" for e in p) for p in out["broken"][:2])
+
+
+PIPELINE_CONFIG = """
+recipe: default.v1
+language: it
+assistant_id: components-test
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: nlu.rasa_components.destinatario.DestinatarioExtractor
+  - name: nlu.rasa_components.intent_classifier.TfidfIntentClassifier
+  - name: FallbackClassifier
+    threshold: 0.3
+  - name: nlu.rasa_components.safety_net.EmergencyPhraseClassifier
+policies: []
+"""
+
+PARSE_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(sys.argv[1])
+    out = []
+    for text in json.loads(sys.argv[2]):
+        parse = asyncio.run(agent.parse_message(text))
+        out.append({
+            "intent": parse["intent"]["name"],
+            "entities": [[e["entity"], e["value"]] for e in parse["entities"]],
+            "net": parse.get("safety_net"),
+        })
+    print(json.dumps(out))
+    """
+)
+
+
+def _training_yaml(examples: list[tuple[str, list[dict[str, Any]]]], intent: str) -> str:
+    lines = [f"- intent: {intent}", "  examples: |"]
+    for text, entities in examples:
+        for e in sorted(entities, key=lambda e: -int(e["start"])):
+            text = f"{text[: e['start']]}[{text[e['start'] : e['end']]}]({e['entity']}){text[e['end'] :]}"
+        lines.append(f"    - {text}")
+    return "\n".join(lines)
+
+
+def test_our_components_train_and_serve_inside_rasa(tmp_path: Path) -> None:
+    """What Rasa itself does with them: its fingerprinting, its model archive, its loaded graph."""
+    require(manage.rasa_available(), f"Rasa is not installed in {manage.RASA_VENV} (make deps)")
+    (tmp_path / "config.yml").write_text(PIPELINE_CONFIG, encoding="utf-8")
+    with_person = [e for e in DESTINATARIO_TRAINING if e[1]]
+    without = [e for e in DESTINATARIO_TRAINING if not e[1]]
+    data = "\n".join(
+        ['version: "3.1"', "nlu:", _training_yaml(with_person, "per_altri"), _training_yaml(without, "casa")]
+    )
+    (tmp_path / "nlu.yml").write_text(data + "\n", encoding="utf-8")
+    python = manage.RASA_VENV / "bin" / "python"
+    train = subprocess.run(  # noqa: S603 - our own venv's rasa
+        [
+            str(python),
+            "-m",
+            "rasa",
+            "train",
+            "nlu",
+            "-c",
+            "config.yml",
+            "--nlu",
+            "nlu.yml",
+            "--out",
+            "models",
+        ],
+        cwd=tmp_path,
+        env=manage.rasa_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert train.returncode == 0, (train.stdout + train.stderr)[-3000:]
+    (model,) = (tmp_path / "models").glob("*.tar.gz")
+    probes = ["cerco aiuto per mia madre", "mio marito mi picchia"]
+    helped, danger = _run_in_rasa(PARSE_SCRIPT, str(model), json.dumps(probes))
+    assert ["destinatario", "mia madre"] in helped["entities"]
+    assert (danger["intent"], danger["net"]) == ("emergenza", "phrase")

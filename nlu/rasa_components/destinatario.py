@@ -111,7 +111,9 @@ class DestinatarioExtractor(GraphComponent, EntityExtractorMixin):
 
     @staticmethod
     def required_packages() -> list[str]:
-        return ["pycrfsuite"]
+        # Rasa both imports these names and looks them up as distributions (for the model fingerprint):
+        # pycrfsuite's distribution is "python-crfsuite", so name the package that brings it.
+        return ["sklearn_crfsuite"]
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -123,12 +125,12 @@ class DestinatarioExtractor(GraphComponent, EntityExtractorMixin):
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        tagger: Any = None,
+        opened: tuple[Any, bytes] | None = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        self._tagger = tagger
+        self._opened = opened  # (crfsuite tagger, the model bytes it reads)
 
     @classmethod
     def create(
@@ -169,19 +171,21 @@ class DestinatarioExtractor(GraphComponent, EntityExtractorMixin):
         )
         with self._model_storage.write_to(self._resource) as directory:
             trainer.train(str(directory / MODEL_FILE))
-        self._tagger = self._open(self._model_storage, self._resource)
+        self._opened = self._open(self._model_storage, self._resource)
         return self._resource
 
     @staticmethod
-    def _open(model_storage: ModelStorage, resource: Resource) -> Any:
+    def _open(model_storage: ModelStorage, resource: Resource) -> tuple[Any, bytes] | None:
+        """The tagger and the model bytes it reads from: crfsuite does not copy them, so they must
+        live as long as the tagger (the storage directory itself may be temporary)."""
         import pycrfsuite
 
         try:
             with model_storage.read_from(resource) as directory:
                 model = (directory / MODEL_FILE).read_bytes()
             tagger = pycrfsuite.Tagger()
-            tagger.open_inmemory(model)  # the storage directory may be temporary
-            return tagger
+            tagger.open_inmemory(model)
+            return tagger, model
         except (ValueError, OSError) as exc:
             logger.warning("DestinatarioExtractor not loaded (%s); it will find nothing.", exc)
             return None
@@ -198,15 +202,16 @@ class DestinatarioExtractor(GraphComponent, EntityExtractorMixin):
         return cls(config, model_storage, resource, cls._open(model_storage, resource))
 
     def process(self, messages: list[Message]) -> list[Message]:
-        if self._tagger is None:
+        if self._opened is None:
             return messages
+        tagger = self._opened[0]
         for message in messages:
             text = message.get(TEXT) or ""
             tokens = words(text)
             others = [e for e in message.get(ENTITIES) or [] if e.get("entity") != ENTITY]
             found = []
             if tokens:
-                tags = self._tagger.tag(_sequence(text))
+                tags = tagger.tag(_sequence(text))
                 found = [
                     {"entity": ENTITY, "start": a, "end": b, "value": text[a:b]}
                     for a, b in tagged_spans(tokens, tags)
