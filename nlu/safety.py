@@ -70,6 +70,10 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "meglio senza di me",
     "sotto il treno",
     "sotto un treno",
+    "domani non ci saro piu",
+    "stanotte non ci saro piu",
+    "presto non ci saro piu",
+    "tanto non ci saro piu",
     "vado sui binari",
     "andare sui binari",
     "butto sui binari",
@@ -255,6 +259,11 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "bambino abbandonato",
     "bambina abbandonata",
     "sporchi e affamati",
+    "in macchina al sole",
+    "in una macchina al sole",
+    "neonato chiuso in",
+    "bambino chiuso in macchina",
+    "bimbo chiuso in macchina",
     "sono soli da",
     "soli in casa da",
     "da soli da",
@@ -484,6 +493,7 @@ VETOES: dict[str, tuple[str, ...]] = (
             "pignora",
             "licenzia",
             "denunciar",
+            "querel",
             "fare causa",
             "farmi causa",
             "farci causa",
@@ -493,11 +503,25 @@ VETOES: dict[str, tuple[str, ...]] = (
             "mio capo",
             "datore",
         )
-        for phrase in ("mi minaccia", "ci minaccia", "mi minacciano", "ci minacciano", "mi perseguit")
+        for phrase in (
+            "mi minaccia",
+            "ci minaccia",
+            "mi minacciano",
+            "ci minacciano",
+            "mi perseguit",
+            "ha minacciat",
+        )
     }
     | {
         # "non ha mai parlato di farsi del male": a worried parent ruling it out
-        phrase: ("mai parlato di", "mai pensato di", "non pensa di", "non penso di")
+        phrase: (
+            "mai parlato di",
+            "mai pensato di",
+            "non pensa di",
+            "non penso di",
+            "penserei mai",
+            "farei mai",
+        )
         for phrase in ("farmi del male", "farsi del male")
     }
     | {
@@ -538,7 +562,23 @@ VETOES: dict[str, tuple[str, ...]] = (
         # the writer is the one accused of stalking
         "stalk": ("denunciato per stalk", "denunciata per stalk", "accusato di stalk", "accusata di stalk"),
         # a fire long past
-        "incendio": ("l anno scorso", "anni fa", "mesi fa"),
+        "incendio": (
+            "l anno scorso",
+            "anni fa",
+            "mesi fa",
+            "stato un incendio",
+            "dopo l incendio",
+            "dopo un incendio",
+        ),
+        # leaving a shelter, and needing a home, is not fleeing now
+        "casa rifugio": (
+            "stata in una casa rifugio",
+            "stata in casa rifugio",
+            "mesi in una casa rifugio",
+            "anni in una casa rifugio",
+            "dalla casa rifugio",
+            "lasciare la casa rifugio",
+        ),
     }
 )
 

@@ -55,6 +55,10 @@ DANGER: list[tuple[str, str]] = [
     ("i due bambini del terzo piano sono soli da ieri sera", "sono soli da"),
     ("mi ha preso per collo contro il muro", "per collo"),
     ("mio marito mi ammazza se scopre che pago io la bolletta", "mi ammazz"),  # a person, not the bill
+    # stop 12, after reading the misses on blind_emergenza_6.yml: a goodbye for tomorrow, a baby in a hot car
+    ("ho lasciato tutto in ordine, presto non ci sarò più", "presto non ci saro piu"),
+    ("un neonato dorme in macchina al sole da mezz'ora, i vetri sono chiusi", "in macchina al sole"),
+    ("il mio ex mi ha minacciato col coltello", "ha minacciat"),
 ]
 
 EVERYDAY: list[str] = [
@@ -85,6 +89,11 @@ EVERYDAY: list[str] = [
     "mio padre mi uccide se vede la pagella",
     "sono stato denunciato per stalking dalla mia ex, serve un avvocato",
     "abbiamo perso tutto in un incendio anni fa e ora cerchiamo casa",
+    "quando non ci sarò più chi si occuperà di mio figlio disabile?",
+    "il padrone di casa ha minacciato di querelarmi per i danni, serve un avvocato",
+    "c'è stato un incendio in cantina il mese scorso, l'assicurazione non paga",
+    "sono stata sei mesi in una casa rifugio e ora cerco un alloggio mio",
+    "sono giù di morale ma non penserei mai di farmi del male",
 ]
 
 
