@@ -59,6 +59,12 @@ DANGER: list[tuple[str, str]] = [
     ("ho lasciato tutto in ordine, presto non ci sarò più", "presto non ci saro piu"),
     ("un neonato dorme in macchina al sole da mezz'ora, i vetri sono chiusi", "in macchina al sole"),
     ("il mio ex mi ha minacciato col coltello", "ha minacciat"),
+    # stop 12, after reading the misses on blind_emergenza_7.yml: waiting to die, a child whose mother
+    # has not come home, a small child alone in the street
+    ("non mangio più, aspetto di morire e basta", "aspetto di morire"),
+    ("sono solo con la mia sorellina, papà non torna da ieri", "papa non torna da"),
+    ("c'è un bambino solo per strada che piange, avrà tre anni", "bambino solo per strada"),
+    ("il mio compagno è violento, ieri mi ha spinta", "violen"),
 ]
 
 EVERYDAY: list[str] = [
@@ -94,6 +100,11 @@ EVERYDAY: list[str] = [
     "c'è stato un incendio in cantina il mese scorso, l'assicurazione non paga",
     "sono stata sei mesi in una casa rifugio e ora cerco un alloggio mio",
     "sono giù di morale ma non penserei mai di farmi del male",
+    "mi sanguinano le gengive, cerco un dentista che costi poco",
+    "dopo l'overdose dell'anno scorso vorrei un gruppo di sostegno",
+    "la polizia mi ha sequestrato la macchina, serve un avvocato",
+    "lui non è mai stato violento ma litighiamo tanto, cerchiamo una mediazione",
+    "il mio ex violento adesso è in carcere, posso chiedere il gratuito patrocinio?",
 ]
 
 
