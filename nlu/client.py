@@ -256,9 +256,11 @@ def build_result(text: str, payload: Mapping[str, Any]) -> ParseResult:
     intent = _score(payload.get("intent"))
     raw_ranking = payload.get("intent_ranking")
     ranking = tuple(s for s in map(_score, _as_list(raw_ranking)) if s is not None)
+    net = payload.get("safety_net")
+    safety_net = net if isinstance(net, str) else None
     raw_entities = _as_list(payload.get("entities"))
     if not raw_entities:
-        return ParseResult(text=text, intent=intent, ranking=ranking)
+        return ParseResult(text=text, intent=intent, ranking=ranking, safety_net=safety_net)
     entities = normalise_entities(text, raw_entities, intent.name if intent else None)
     comune: Comune | None = None
     quartiere: str | None = None
@@ -288,6 +290,7 @@ def build_result(text: str, payload: Mapping[str, Any]) -> ParseResult:
         quartiere=quartiere,
         destinatario=destinatario,
         eta=eta,
+        safety_net=safety_net,
     )
 
 

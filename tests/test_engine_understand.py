@@ -170,17 +170,30 @@ def test_when_to_ask_again_without_the_place(
         ((("emergenza", 1.0), ("casa+lavoro", 0.6)), ("emergenza", "casa", "lavoro")),
         ((("emergenza", 1.0), ("casa", 0.2)), ("emergenza",)),  # too weak a guess to keep
         ((("emergenza", 1.0), ("saluto", 0.9)), ("emergenza",)),  # not a need
-        ((("emergenza", 0.9), ("casa", 0.1)), ("emergenza",)),  # the model's own emergenza
     ],
 )
 def test_the_safety_net_keeps_the_models_own_need(
     ranking: tuple[tuple[str, float], ...], needs: tuple[str, ...]
 ) -> None:
-    """Rasa's net marks emergenza 1.0 and keeps the model's guess second; the other need is kept."""
+    """Rasa's net marks emergenza and keeps the model's guess second; the other need is kept."""
+    from bot.dialogue.understand import understand
+
+    u = understand("testo qualsiasi", parse(ranking[0][0], ranking[0][1], ranking, safety_net="phrase"))
+    assert u.needs == needs
+
+
+@pytest.mark.parametrize(
+    "ranking",
+    [
+        (("emergenza", 0.9), ("casa", 0.1)),
+        (("emergenza", 1.0), ("casa", 0.8)),  # certain, but the model's own: nothing to add
+    ],
+)
+def test_the_models_own_emergenza_is_the_only_need(ranking: tuple[tuple[str, float], ...]) -> None:
     from bot.dialogue.understand import understand
 
     u = understand("testo qualsiasi", parse(ranking[0][0], ranking[0][1], ranking))
-    assert u.needs == needs
+    assert u.needs == ("emergenza",)
 
 
 @pytest.mark.parametrize(

@@ -504,3 +504,21 @@ def test_needs_a_url() -> None:
 async def test_comma_separated_urls_are_accepted() -> None:
     async with NLUClient("http://a:1, http://b:2/") as client:
         assert client.urls == ("http://a:1", "http://b:2")
+
+
+@pytest.mark.parametrize(
+    ("net", "entities", "expected"),
+    [
+        ("phrase", [], "phrase"),
+        ("fallback", [{"entity": "destinatario", "start": 0, "end": 3, "value": "mia"}], "fallback"),
+        (None, [], None),
+        (7, [], None),  # not a reason Rasa writes
+    ],
+)
+def test_the_safety_nets_reason_is_kept(
+    net: object, entities: list[dict[str, Any]], expected: str | None
+) -> None:
+    answer = rasa_answer("mia madre", "emergenza", 1.0, entities=entities)
+    if net is not None:
+        answer["safety_net"] = net
+    assert build_result("mia madre", answer).safety_net == expected

@@ -505,9 +505,9 @@ def _needs_of(parse: ParseResult) -> tuple[str, ...]:
     if parse.intent.name == FALLBACK_INTENT or parse.confidence < CONFIDENCE_MIN:
         return agreed_needs(parse)
     needs = tuple(dict.fromkeys(n for n in parse.intents if n in NEED_INTENTS))
-    if needs == ("emergenza",) and parse.confidence >= 1.0 and len(parse.ranking) > 1:
-        # Rasa's safety net (nlu.safety) puts emergenza first with confidence 1.0 and keeps the model's
-        # own guess second: "mi picchia e ho perso la casa" is an emergency and still about a home.
+    if needs == ("emergenza",) and parse.safety_net is not None and len(parse.ranking) > 1:
+        # Rasa's safety net (nlu.safety) puts emergenza first and keeps the model's own guess second:
+        # "mi picchia e ho perso la casa" is an emergency and still about a home.
         guess = parse.ranking[1]
         if guess.confidence >= CONFIDENCE_MIN:
             needs += tuple(n for n in guess.parts if n in NEED_INTENTS and n not in needs)
