@@ -584,7 +584,7 @@ VETOES: dict[str, tuple[str, ...]] = (
         ),
         # bleeding gums, an overdose that is over, a scooter seized by the police
         "sanguina": ("gengiv",),
-        "overdose": ("dopo l overdose", "dimess"),
+        "overdose": ("dopo l overdose",),
         "sequestrat": (
             "sequestrato il motorino",
             "sequestrato la macchina",

@@ -65,6 +65,7 @@ DANGER: list[tuple[str, str]] = [
     ("sono solo con la mia sorellina, papà non torna da ieri", "papa non torna da"),
     ("c'è un bambino solo per strada che piange, avrà tre anni", "bambino solo per strada"),
     ("il mio compagno è violento, ieri mi ha spinta", "violen"),
+    ("è stato dimesso ieri e stanotte ha fatto di nuovo un'overdose", "overdose"),  # "dimesso" is no veto
 ]
 
 EVERYDAY: list[str] = [
