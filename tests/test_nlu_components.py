@@ -14,7 +14,9 @@ from typing import Any
 from nlu import manage
 from tests.conftest import require
 
-SCRIPT = textwrap.dedent(
+# What a component test script starts with: argv = work directory, training examples, probe texts (JSON);
+# a model storage, a resource and an execution context, as Rasa's graph gives a component.
+PRELUDE = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
@@ -23,15 +25,21 @@ SCRIPT = textwrap.dedent(
     from rasa.engine.storage.resource import Resource
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
-    from nlu.rasa_components.intent_classifier import MODEL_FILE, TfidfIntentClassifier
 
     work = Path(sys.argv[1])
     examples = json.loads(sys.argv[2])
     probes = json.loads(sys.argv[3])
     (work / "storage").mkdir()
     storage = LocalModelStorage(work / "storage")
-    resource = Resource("intent")
+    resource = Resource("component")
     context = ExecutionContext(GraphSchema({}), "test")
+    """
+)
+
+SCRIPT = PRELUDE + textwrap.dedent(
+    """
+    from nlu.rasa_components.intent_classifier import MODEL_FILE, TfidfIntentClassifier
+
     config = {"ranking_length": 3}
     data = TrainingData([Message(data={"text": t, "intent": i}) for t, i in examples])
     trained = TfidfIntentClassifier.create(config, storage, resource, context)
@@ -204,24 +212,10 @@ def test_safety_net_component_sets_emergenza_on_danger_phrases_and_withheld_emer
             assert parse["ranking"] == [name for name, _ in ranking]
 
 
-DESTINATARIO_SCRIPT = textwrap.dedent(
+DESTINATARIO_SCRIPT = PRELUDE + textwrap.dedent(
     """
-    import json, sys
-    from pathlib import Path
-    from rasa.engine.graph import ExecutionContext, GraphSchema
-    from rasa.engine.storage.local_model_storage import LocalModelStorage
-    from rasa.engine.storage.resource import Resource
-    from rasa.shared.nlu.training_data.message import Message
-    from rasa.shared.nlu.training_data.training_data import TrainingData
     from nlu.rasa_components.destinatario import DestinatarioExtractor, MODEL_FILE
 
-    work = Path(sys.argv[1])
-    examples = json.loads(sys.argv[2])
-    probes = json.loads(sys.argv[3])
-    (work / "storage").mkdir()
-    storage = LocalModelStorage(work / "storage")
-    resource = Resource("destinatario")
-    context = ExecutionContext(GraphSchema({}), "test")
     data = TrainingData([Message(data={"text": t, "intent": "x", "entities": e}) for t, e in examples])
     trained = DestinatarioExtractor.create({}, storage, resource, context)
     trained.train(data)
@@ -260,34 +254,28 @@ def _marked(text: str) -> tuple[str, list[dict[str, Any]]]:
     return plain, [{"entity": "destinatario", "start": start, "end": end - 1, "value": value}]
 
 
-DESTINATARIO_TRAINING = [
-    *(
-        _marked(t)
-        for t in (
-            "cerco una badante per [mia madre]",
-            "[mio padre] non cammina più",
-            "scrivo per [la mia vicina] che è sola",
-            "[mia figlia] cerca lavoro",
-            "aiuto per [il nonno] che non vede",
-            "[mio figlio] ha bisogno di un dentista",
-            "[la signora del piano di sopra] non ha da mangiare",
-            "per [mia sorella] serve un avvocato",
-            "[mio marito] è disabile e serve aiuto",
-            "[mia nonna] vive da sola",
-        )
-    ),
-    *(
-        (t, [])
-        for t in (
-            "cerco lavoro",
-            "non ho soldi per la bolletta",
-            "mi serve una casa",
-            "ho bisogno di un dentista",
-            "vivo da sola",
-            "non ho da mangiare",
-        )
-    ),
-]
+# Messages for someone else, the person marked as in Rasa's training data, and messages for oneself.
+FOR_SOMEONE = (
+    "cerco una badante per [mia madre]",
+    "[mio padre] non cammina più",
+    "scrivo per [la mia vicina] che è sola",
+    "[mia figlia] cerca lavoro",
+    "aiuto per [il nonno] che non vede",
+    "[mio figlio] ha bisogno di un dentista",
+    "[la signora del piano di sopra] non ha da mangiare",
+    "per [mia sorella] serve un avvocato",
+    "[mio marito] è disabile e serve aiuto",
+    "[mia nonna] vive da sola",
+)
+FOR_ONESELF = (
+    "cerco lavoro",
+    "non ho soldi per la bolletta",
+    "mi serve una casa",
+    "ho bisogno di un dentista",
+    "vivo da sola",
+    "non ho da mangiare",
+)
+DESTINATARIO_TRAINING = [*map(_marked, FOR_SOMEONE), *((t, []) for t in FOR_ONESELF)]
 DESTINATARIO_PROBES = ["cerco aiuto per mia madre", "non ho soldi per l'affitto", ""]
 
 
@@ -340,12 +328,9 @@ PARSE_SCRIPT = textwrap.dedent(
 )
 
 
-def _training_yaml(examples: list[tuple[str, list[dict[str, Any]]]], intent: str) -> str:
+def _training_yaml(intent: str, examples: tuple[str, ...]) -> str:
     lines = [f"- intent: {intent}", "  examples: |"]
-    for text, entities in examples:
-        for e in sorted(entities, key=lambda e: -int(e["start"])):
-            text = f"{text[: e['start']]}[{text[e['start'] : e['end']]}]({e['entity']}){text[e['end'] :]}"
-        lines.append(f"    - {text}")
+    lines += [f"    - {t.replace(']', '](destinatario)')}" for t in examples]
     return "\n".join(lines)
 
 
@@ -353,10 +338,13 @@ def test_our_components_train_and_serve_inside_rasa(tmp_path: Path) -> None:
     """What Rasa itself does with them: its fingerprinting, its model archive, its loaded graph."""
     require(manage.rasa_available(), f"Rasa is not installed in {manage.RASA_VENV} (make deps)")
     (tmp_path / "config.yml").write_text(PIPELINE_CONFIG, encoding="utf-8")
-    with_person = [e for e in DESTINATARIO_TRAINING if e[1]]
-    without = [e for e in DESTINATARIO_TRAINING if not e[1]]
     data = "\n".join(
-        ['version: "3.1"', "nlu:", _training_yaml(with_person, "per_altri"), _training_yaml(without, "casa")]
+        [
+            'version: "3.1"',
+            "nlu:",
+            _training_yaml("per_altri", FOR_SOMEONE),
+            _training_yaml("casa", FOR_ONESELF),
+        ]
     )
     (tmp_path / "nlu.yml").write_text(data + "\n", encoding="utf-8")
     python = manage.RASA_VENV / "bin" / "python"
