@@ -35,7 +35,7 @@ _WORD = re.compile(r"\w+")
 # Articles and possessives that open most destinatario phrases ("mia madre", "la vicina", "un signore").
 _OPENERS = frozenset(
     "mio mia miei mie tuo tua tuoi tue suo sua suoi sue nostro nostra nostri nostre "
-    "il la lo i le gli l un una uno un".split()
+    "il la lo i le gli l un una uno".split()
 )
 
 
@@ -75,10 +75,10 @@ def features(tokens: list[str], i: int) -> dict[str, Any]:
     return out
 
 
-def bio_tags(text: str, spans: list[tuple[int, int]]) -> list[str]:
-    """B/I/O for each word of ``text`` given the destinatario character spans."""
+def bio_tags(tokens: list[tuple[str, int, int]], spans: list[tuple[int, int]]) -> list[str]:
+    """B/I/O for each word (see :func:`words`) given the destinatario character spans."""
     tags: list[str] = []
-    for _, start, end in words(text):
+    for _, start, end in tokens:
         inside = next(((a, b) for a, b in spans if a <= start and end <= b), None)
         if inside is None:
             tags.append("O")
@@ -100,9 +100,9 @@ def tagged_spans(tokens: list[tuple[str, int, int]], tags: list[str]) -> list[tu
     return [(a, b) for a, b in spans]
 
 
-def _sequence(text: str) -> list[dict[str, Any]]:
-    tokens = [w for w, _, _ in words(text)]
-    return [features(tokens, i) for i in range(len(tokens))]
+def _sequence(tokens: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    plain = [w for w, _, _ in tokens]
+    return [features(plain, i) for i in range(len(plain))]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
@@ -149,7 +149,8 @@ class DestinatarioExtractor(GraphComponent, EntityExtractorMixin):
         seen = 0
         for example in training_data.nlu_examples:
             text = example.get(TEXT) or ""
-            if not words(text):
+            tokens = words(text)
+            if not tokens:
                 continue
             spans = [
                 (int(e["start"]), int(e["end"]))
@@ -157,7 +158,7 @@ class DestinatarioExtractor(GraphComponent, EntityExtractorMixin):
                 if e.get("entity") == ENTITY
             ]
             seen += len(spans)
-            trainer.append(_sequence(text), bio_tags(text, spans))
+            trainer.append(_sequence(tokens), bio_tags(tokens, spans))
         if not seen:
             logger.warning("DestinatarioExtractor: no %s in the training data; skipped.", ENTITY)
             return self._resource
@@ -211,7 +212,7 @@ class DestinatarioExtractor(GraphComponent, EntityExtractorMixin):
             others = [e for e in message.get(ENTITIES) or [] if e.get("entity") != ENTITY]
             found = []
             if tokens:
-                tags = tagger.tag(_sequence(text))
+                tags = tagger.tag(_sequence(tokens))
                 found = [
                     {"entity": ENTITY, "start": a, "end": b, "value": text[a:b]}
                     for a, b in tagged_spans(tokens, tags)

@@ -47,13 +47,17 @@ class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
     def _reason(self, message: Message, name: str) -> str | None:
         if emergency_phrase(message.get(TEXT) or "") is not None:
             return "phrase"
-        ranked = [
-            str(entry.get(INTENT_NAME_KEY) or "")
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get(INTENT_NAME_KEY) != FALLBACK_INTENT
-        ]
-        if name == FALLBACK_INTENT and ranked and EMERGENCY_INTENT in ranked[0].split("+"):
-            return "fallback"  # the model's best guess was an emergency, only not a confident one
+        if name == FALLBACK_INTENT:
+            best = next(
+                (
+                    e
+                    for e in message.get(INTENT_RANKING_KEY) or []
+                    if e.get(INTENT_NAME_KEY) != FALLBACK_INTENT
+                ),
+                {},
+            )
+            if EMERGENCY_INTENT in str(best.get(INTENT_NAME_KEY) or "").split("+"):
+                return "fallback"  # the model's best guess was an emergency, only not a confident one
         return None
 
     def process(self, messages: list[Message]) -> list[Message]:
