@@ -48,7 +48,7 @@ class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
         if emergency_phrase(message.get(TEXT) or "") is not None:
             return "phrase"
         if name == FALLBACK_INTENT:
-            best = next(
+            best: dict[str, Any] = next(
                 (
                     e
                     for e in message.get(INTENT_RANKING_KEY) or []
