@@ -221,6 +221,9 @@ HANDOFF_DECLINED = "Va bene. Se cambi idea, scrivi «operatore» oppure tocca «
 HANDOFF_DECLINED_EMERGENCY = (
     "Va bene. Ricorda: se sei in pericolo, chiama subito il 112. Io sono qui se vuoi scrivermi."
 )
+HANDOFF_DECLINED_EMERGENCY_GO_ON = (
+    "Va bene. Ricorda: se sei in pericolo, chiama subito il 112. Intanto ti aiuto con il resto."
+)
 
 
 def queue_line(position: int) -> str:

@@ -441,6 +441,16 @@ async def test_declining_the_emergency_offer_repeats_112(person: Person) -> None
     assert await handoffs(person.engine) == []
 
 
+async def test_declining_the_emergency_offer_goes_on_with_the_rest_of_the_request(person: Person) -> None:
+    """The net may fire on a message mostly about a home: "no, no person" must not lose the home."""
+    await person.says("mio marito mi picchia, cerco casa a Collegno")
+    assert person.types[0] == "emergency" and person.types[-1] == "handoff_offer"
+    await person.says("no")
+    assert person.last[0].text == texts.HANDOFF_DECLINED_EMERGENCY_GO_ON
+    assert "casa" in person.custom("services")["needs"]
+    assert await handoffs(person.engine) == []
+
+
 async def test_emergency_while_waiting_upgrades_the_case_to_urgent(person: Person) -> None:
     await person.says("voglio un operatore")
     await person.says("sì")

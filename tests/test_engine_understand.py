@@ -221,3 +221,20 @@ def test_emergency_safety_net_in_understanding(text: str, emergency: bool) -> No
     u = understand(text, None)
     assert u.emergency is emergency
     assert ("emergenza" in u.needs) is emergency
+
+
+@pytest.mark.parametrize(
+    ("confidence", "emergency"),
+    [(None, True), (0.5, True), (0.95, False)],
+)
+def test_the_apps_net_gates_named_harms_as_rasa_does(confidence: float | None, emergency: bool) -> None:
+    """A past event: with no model the phrase counts; a sure model of another need silences it."""
+    from bot.dialogue.understand import understand
+
+    text = "due anni fa ho denunciato il mio ex per stalking, serve un avvocato"
+    if confidence is None:
+        u = understand(text, None)  # Rasa is down
+    else:
+        ranking = (("tutela_legale", confidence), ("famiglia", 0.01))
+        u = understand(text, parse("tutela_legale", confidence, ranking))
+    assert u.emergency is emergency

@@ -180,12 +180,25 @@ SAFETY_CASES: list[tuple[str, str | None, list[tuple[str, float]], str | None, s
         "emergenza",
         "fallback",
     ),
-    # ... but not an emergenza that was only second
+    # ... but not an unlikely emergenza that was only second
     (
         "non so",
         "nlu_fallback",
-        [("nlu_fallback", 0.7), ("salute", 0.25), ("emergenza", 0.2)],
+        [("nlu_fallback", 0.7), ("salute", 0.25), ("emergenza", 0.15)],
         "nlu_fallback",
+        None,
+    ),
+    # the model's doubt: emergenza at DOUBT_THRESHOLD (0.2) or more is enough, even second
+    ("non so", "casa", [("casa", 0.6), ("emergenza", 0.2), ("reddito", 0.1)], "emergenza", "doubt"),
+    ("non so", "casa", [("casa", 0.7), ("emergenza", 0.19), ("reddito", 0.1)], "casa", None),
+    # a phrase that only names a harm counts when the model is unsure ...
+    ("lui è violento", "famiglia", [("famiglia", 0.5), ("casa", 0.3)], "emergenza", "phrase"),
+    # ... not when it is sure of something else (CONTEXT_GATE 0.8): an event that is over
+    (
+        "due anni fa ho denunciato il mio ex per stalking, serve un avvocato",
+        "tutela_legale",
+        [("tutela_legale", 0.9), ("emergenza", 0.05)],
+        "tutela_legale",
         None,
     ),
     # an emergenza the model found is left as the model said it

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.safety import EMERGENCY_PHRASES, VETOES, emergency_phrase
+from nlu.safety import CONTEXT_GATE, CONTEXT_PHRASES, EMERGENCY_PHRASES, VETOES, emergency_phrase
 from nlu.text import fold
 
 DANGER: list[tuple[str, str]] = [
@@ -125,3 +125,33 @@ def test_phrases_are_folded_and_unique() -> None:
     assert len(set(EMERGENCY_PHRASES)) == len(EMERGENCY_PHRASES)
     assert set(VETOES) <= set(EMERGENCY_PHRASES)
     assert all(fold(v) == v for vetoes in VETOES.values() for v in vetoes)
+
+
+# (message, the model's confidence in its best intent, the phrase that counts or None)
+GATED: list[tuple[str, float | None, str | None]] = [
+    # a phrase that names a harm: it counts with no model (Rasa down) or an unsure one ...
+    ("leggo sempre di bambini maltrattati", None, "maltratt"),
+    ("leggo sempre di bambini maltrattati", CONTEXT_GATE - 0.01, "maltratt"),
+    # ... not when the model is sure of something else
+    ("vorrei fare l'affido, leggo sempre di bambini maltrattati", CONTEXT_GATE, None),
+    ("le scale di casa mi uccidono, chi mi aiuta con la spesa?", 0.92, None),
+    ("tre mesi fa sono scappata da mio marito violento, ora cerco casa", 0.97, None),
+    # a phrase that says the danger is here counts whatever the model says
+    ("cerco casa ma mio marito mi picchia", 0.99, "mi picchi"),
+    ("voglio morire, mi serve uno psicologo", 0.95, "voglio morire"),
+    ("mia madre non respira più", 0.99, "non respira piu"),
+    # the gate skips a named harm and still finds the danger after it
+    ("è violento e stasera mi ammazza, mi picchia", 0.9, "mi picchi"),
+]
+
+
+@pytest.mark.parametrize(("text", "confidence", "phrase"), GATED)
+def test_phrases_that_name_a_harm_count_only_when_the_model_is_unsure(
+    text: str, confidence: float | None, phrase: str | None
+) -> None:
+    assert emergency_phrase(text, model_confidence=confidence) == phrase
+
+
+def test_gated_phrases_are_phrases() -> None:
+    """A gated phrase missing from the list would gate nothing, silently."""
+    assert CONTEXT_PHRASES <= {p.rstrip() for p in EMERGENCY_PHRASES}

@@ -244,7 +244,7 @@ class _Run:
             if arg == "si":
                 await self.accept_offer()
             else:
-                self.decline_offer()
+                await self.decline_offer()
         elif cmd == "salta":
             await self.skip_question()
         elif cmd == "comune":
@@ -288,7 +288,7 @@ class _Run:
                 await self.accept_offer()
                 return
             if u.no:
-                self.decline_offer()
+                await self.decline_offer()
                 return
             st.offer = None
         if st.pending == "feedback":
@@ -660,11 +660,21 @@ class _Run:
         else:
             self.say(texts.handoff_already(h.position), (), h.custom())
 
-    def decline_offer(self) -> None:
+    async def decline_offer(self) -> None:
+        """No person, thanks. After an emergency offer, the rest of the request is still answered:
+        the net may have fired on a message that was mostly about a home or a job, and the person who
+        says they are not in danger should not have to ask again."""
         st = self.st
         reason = (st.offer or {}).get("reason") or st.last_offer_reason
         st.offer = None
-        self.say(texts.HANDOFF_DECLINED_EMERGENCY if reason == "emergenza" else texts.HANDOFF_DECLINED)
+        if reason != "emergenza":
+            self.say(texts.HANDOFF_DECLINED)
+            return
+        if any(n != "emergenza" for n in st.needs) and not st.suggested_for:
+            self.say(texts.HANDOFF_DECLINED_EMERGENCY_GO_ON)
+            await self.advance()
+            return
+        self.say(texts.HANDOFF_DECLINED_EMERGENCY)
 
     async def feedback(self, useful: bool) -> None:
         st = self.st

@@ -514,6 +514,18 @@ def _needs_of(parse: ParseResult) -> tuple[str, ...]:
     return needs
 
 
+def _model_confidence(parse: ParseResult | None) -> float | None:
+    """The intent model's confidence in its best intent, as Rasa's net reads it (None: no model).
+
+    Some danger phrases only count when the model is not sure of something else (nlu.safety); the app's
+    net must agree with Rasa's, or it would raise the alarms Rasa's gate held back.
+    """
+    if parse is None:
+        return None
+    best = next((r for r in parse.ranking if r.name != FALLBACK_INTENT), None)
+    return best.confidence if best is not None else None
+
+
 def _place_only(text: str, comune: ComuneInfo | None, quartiere: str | None) -> bool:
     """True when the message says a place and nothing else ("Venaria Reale", "abito a Collegno")."""
     if comune is None and quartiere is None:
@@ -597,7 +609,8 @@ def understand(
     place_only = _place_only(text, comune, quartiere)
     if place_only:
         needs = ()  # a bare place is an answer, not a request ("Venaria Reale" is not about food)
-    emergency = emergency_phrase(text) is not None or "emergenza" in needs
+    emergency = emergency_phrase(text, model_confidence=_model_confidence(parse)) is not None
+    emergency = emergency or "emergenza" in needs
     if emergency and "emergenza" not in needs:
         needs = ("emergenza", *needs)
     yes = intent == "affermazione" or plain in YES_WORDS

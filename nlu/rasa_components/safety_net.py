@@ -7,8 +7,10 @@ phrases are ``nlu.safety.EMERGENCY_PHRASES``, the same list the app's own net us
 It runs after FallbackClassifier: an unmistakable phrase wins over a confident model and over an
 uncertain one alike. It also undoes FallbackClassifier's doubt when the model's best guess was
 ``emergenza``: an app that reads ``nlu_fallback`` as "ask again" must not ask a person in danger to
-rephrase. The model's own ranking is kept, below ``emergenza``, so a client can still see what else
-the message is about; ``safety_net`` in the parse says why the net fired: "phrase" or "fallback".
+rephrase. And it reads the model's doubt: emergenza with probability ``DOUBT_THRESHOLD`` or more is
+enough, even below another intent. The model's own ranking is kept, below ``emergenza``, so a client
+can still see what else the message is about; ``safety_net`` in the parse says why the net fired:
+"phrase", "fallback" or "doubt".
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from nlu.safety import emergency_phrase
+from nlu.safety import DOUBT_THRESHOLD, emergency_phrase
 
 EMERGENCY_INTENT = "emergenza"
 FALLBACK_INTENT = "nlu_fallback"
@@ -45,19 +47,21 @@ class EmergencyPhraseClassifier(GraphComponent, IntentClassifier):
         return cls()
 
     def _reason(self, message: Message, name: str) -> str | None:
-        if emergency_phrase(message.get(TEXT) or "") is not None:
+        ranking: list[dict[str, Any]] = message.get(INTENT_RANKING_KEY) or []
+        best: dict[str, Any] = next((e for e in ranking if e.get(INTENT_NAME_KEY) != FALLBACK_INTENT), {})
+        confidence = best.get("confidence")
+        sure = float(confidence) if isinstance(confidence, (int, float)) else None
+        if emergency_phrase(message.get(TEXT) or "", model_confidence=sure) is not None:
             return "phrase"
-        if name == FALLBACK_INTENT:
-            best: dict[str, Any] = next(
-                (
-                    e
-                    for e in message.get(INTENT_RANKING_KEY) or []
-                    if e.get(INTENT_NAME_KEY) != FALLBACK_INTENT
-                ),
-                {},
-            )
-            if EMERGENCY_INTENT in str(best.get(INTENT_NAME_KEY) or "").split("+"):
-                return "fallback"  # the model's best guess was an emergency, only not a confident one
+        if name == FALLBACK_INTENT and EMERGENCY_INTENT in str(best.get(INTENT_NAME_KEY) or "").split("+"):
+            return "fallback"  # the model's best guess was an emergency, only not a confident one
+        doubt = sum(
+            float(e.get("confidence") or 0.0)
+            for e in ranking
+            if EMERGENCY_INTENT in str(e.get(INTENT_NAME_KEY) or "").split("+")
+        )
+        if doubt >= DOUBT_THRESHOLD:
+            return "doubt"  # not the model's best guess, but too likely to leave to chance
         return None
 
     def process(self, messages: list[Message]) -> list[Message]:
