@@ -105,6 +105,11 @@ EMERGENCY_PHRASES: tuple[str, ...] = (
     "lasciarmi morire",
     "lasciarsi morire",
     "non mi vedrai piu",
+    # a goodbye without "più", written after reading blind set 7's last miss (stop 13); gated below:
+    # "domani non mi vedrete in ufficio" is a day off
+    "non mi vedranno",
+    "non mi vedrete",
+    "non mi vedrai",
     "una corda",
     "farmi del male",
     "farsi del male",
@@ -728,6 +733,9 @@ CONTEXT_PHRASES: frozenset[str] = frozenset(
         "chiusa a chiave",
         "chiuso a chiave",
         "chiusi a chiave",
+        "non mi vedranno",
+        "non mi vedrete",
+        "non mi vedrai",
     )
 )
 

@@ -81,8 +81,8 @@ class ParseResult:
     destinatario: str | None = None
     eta: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
-    # Why Rasa's emergency safety net made the intent emergenza ("phrase", "fallback"), None when it did
-    # not: the model's own guess then follows in ``ranking``.
+    # Why Rasa's emergency safety net made the intent emergenza ("phrase", "fallback", "doubt"), None when it
+    # did not: the model's own guess then follows in ``ranking``.
     safety_net: str | None = None
 
     @property

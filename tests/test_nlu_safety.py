@@ -140,6 +140,10 @@ GATED: list[tuple[str, float | None, str | None]] = [
     ("cerco casa ma mio marito mi picchia", 0.99, "mi picchi"),
     ("voglio morire, mi serve uno psicologo", 0.95, "voglio morire"),
     ("mia madre non respira più", 0.99, "non respira piu"),
+    # a goodbye without "più": only when the model is unsure
+    ("non ce la faccio più, domani non mi vedranno al lavoro né altrove", 0.3, "non mi vedranno"),
+    ("domani non mi vedrete in ufficio, ho la visita dal dentista", 0.9, None),
+    ("da domani non mi vedrete più", 0.9, "non mi vedrete piu"),
     # the gate skips a named harm and still finds the danger after it
     ("è violento e stasera mi ammazza, mi picchia", 0.9, "mi picchi"),
 ]
