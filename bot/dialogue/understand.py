@@ -609,8 +609,8 @@ def understand(
     place_only = _place_only(text, comune, quartiere)
     if place_only:
         needs = ()  # a bare place is an answer, not a request ("Venaria Reale" is not about food)
-    emergency = emergency_phrase(text, model_confidence=_model_confidence(parse)) is not None
-    emergency = emergency or "emergenza" in needs
+    phrase = emergency_phrase(text, model_confidence=_model_confidence(parse))
+    emergency = phrase is not None or "emergenza" in needs
     if emergency and "emergenza" not in needs:
         needs = ("emergenza", *needs)
     yes = intent == "affermazione" or plain in YES_WORDS
